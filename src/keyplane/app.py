@@ -1,0 +1,66 @@
+"""The ASGI application: every surface mounted over one service layer and one error map."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from keyplane import __version__
+from keyplane.config import Settings, get_settings
+from keyplane.context import AppContext
+from keyplane.db import create_engine, create_sessionmaker
+from keyplane.surfaces import native_auth, openrouter, operations
+from keyplane.surfaces.error_handlers import install_error_handlers
+from keyplane.surfaces.middleware import RequestContextMiddleware
+
+logger = logging.getLogger("keyplane")
+
+# Lifespan hooks of optional subsystems (gateway workers, ...): each gets the context and may
+# register cleanup on the exit stack. Domains append to this list at import time.
+LifespanHook = Callable[[AppContext, AsyncExitStack], Awaitable[None]]
+LIFESPAN_HOOKS: list[LifespanHook] = []
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    context = AppContext(
+        settings=settings,
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        secret_key=settings.resolved_secret_key,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            for hook in LIFESPAN_HOOKS:
+                await hook(context, stack)
+            try:
+                yield {}
+            finally:
+                logger.info("shutting down")
+        await engine.dispose()
+
+    app = FastAPI(
+        title="keyplane",
+        version=__version__,
+        description="Self-hosted control plane and gateway for LLM API keys.",
+        lifespan=lifespan,
+    )
+    app.state.keyplane = context
+    install_error_handlers(app)
+    for router in (
+        operations.router,
+        native_auth.public,
+        native_auth.signed_in,
+        openrouter.management,
+        openrouter.any_key,
+    ):
+        app.include_router(router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,1 @@
+"""The audit trail: every management change, who made it and from where."""

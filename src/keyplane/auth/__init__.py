@@ -1,0 +1,1 @@
+"""Authentication: key formats and hashing, passwords, user sessions, and the request principal."""

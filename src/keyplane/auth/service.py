@@ -1,0 +1,90 @@
+"""Turns a bearer token into a Principal, refusing unknown, revoked, disabled and expired keys."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.passwords import verify_password
+from keyplane.auth.principal import Principal
+from keyplane.auth.sessions import decode_session_token, looks_like_jwt
+from keyplane.auth.tokens import hash_key, key_kind_of
+from keyplane.errors import Unauthorized
+from keyplane.models import ApiKey, Membership, User
+from keyplane.models.base import utcnow
+
+LAST_USED_RESOLUTION = timedelta(seconds=1)
+
+
+def key_refusal(key: ApiKey, now: datetime) -> str | None:
+    """Why a key may not be used right now, or None when it may."""
+    if key.revoked:
+        return "API key revoked"
+    if key.disabled:
+        return "API key disabled"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "API key expired"
+    return None
+
+
+async def authenticate_bearer(
+    token: str, *, session: AsyncSession, secret: str, ip_address: str | None = None
+) -> Principal:
+    """Resolve any bearer token keyplane accepts; raise Unauthorized with a precise reason."""
+    kind = key_kind_of(token)
+    if kind is not None:
+        return await authenticate_key(token, session=session, ip_address=ip_address)
+    if looks_like_jwt(token):
+        claims = decode_session_token(token, secret=secret)
+        user = await session.get(User, claims.user_id)
+        if user is None:
+            raise Unauthorized("Unknown user", code="invalid_token")
+        return Principal(kind="user", user_id=user.id, ip_address=ip_address)
+    raise Unauthorized("Invalid API key format", code="invalid_key_format")
+
+
+async def authenticate_key(
+    plaintext: str, *, session: AsyncSession, ip_address: str | None = None
+) -> Principal:
+    key = (
+        await session.execute(select(ApiKey).where(ApiKey.hash == hash_key(plaintext)))
+    ).scalar_one_or_none()
+    if key is None:
+        raise Unauthorized("API key not found", code="key_not_found")
+    now = utcnow()
+    refusal = key_refusal(key, now)
+    if refusal is not None:
+        raise Unauthorized(refusal, code="key_refused")
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
+    role = await member_role(session, org_id=key.org_id, user_id=key.creator_user_id)
+    return Principal(
+        kind="management_key" if key.is_management else "inference_key",
+        user_id=key.creator_user_id,
+        org_id=key.org_id,
+        role=role,
+        api_key=key,
+        ip_address=ip_address,
+    )
+
+
+async def member_role(session: AsyncSession, *, org_id: str, user_id: str | None) -> str | None:
+    if user_id is None:
+        return None
+    return (
+        await session.execute(
+            select(Membership.role).where(Membership.org_id == org_id, Membership.user_id == user_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def authenticate_password(session: AsyncSession, *, email: str, password: str) -> User:
+    """Check credentials in constant-ish time whether or not the email exists."""
+    user = (
+        await session.execute(select(User).where(User.email == email.strip().lower()))
+    ).scalar_one_or_none()
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthorized("Invalid email or password", code="invalid_credentials")
+    return user

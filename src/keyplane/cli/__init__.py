@@ -1,0 +1,1 @@
+"""The keyplane command line: server lifecycle locally, everything else through the HTTP API."""

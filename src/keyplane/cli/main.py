@@ -1,0 +1,21 @@
+"""Entry point of the `keyplane` command."""
+
+from __future__ import annotations
+
+import typer
+
+from keyplane.cli import server
+
+app = typer.Typer(
+    name="keyplane",
+    help="Self-hosted control plane and gateway for LLM API keys.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command()(server.init)
+app.command()(server.migrate)
+app.command()(server.serve)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,92 @@
+"""FastAPI dependencies: the request's session (committed here, never in services) and principal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import Principal
+from keyplane.auth.service import authenticate_bearer
+from keyplane.context import AppContext
+from keyplane.errors import Forbidden, Unauthorized
+
+
+def get_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.keyplane
+    return context
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: commit after the handler succeeds, roll back otherwise."""
+    async with get_context(request).sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+def client_ip(request: Request) -> str | None:
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else None
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("Missing Authentication header", code="missing_auth")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Authorization header must be 'Bearer <token>'", code="invalid_auth_header")
+    return token
+
+
+async def get_principal(request: Request, session: Session) -> Principal:
+    """Authenticate once per request; later dependencies reuse the cached result."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = await authenticate_bearer(
+        bearer_token(request),
+        session=session,
+        secret=get_context(request).secret_key,
+        ip_address=client_ip(request),
+    )
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_management_key(principal: CurrentPrincipal) -> Principal:
+    if principal.kind != "management_key":
+        raise Forbidden("Not a management key", code="not_management_key")
+    return principal
+
+
+async def require_user_session(principal: CurrentPrincipal) -> Principal:
+    if principal.kind != "user":
+        raise Unauthorized("A user session token is required for this endpoint", code="user_session_required")
+    return principal
+
+
+async def require_api_key(principal: CurrentPrincipal) -> Principal:
+    if principal.api_key is None:
+        raise Unauthorized("An API key is required for this endpoint", code="api_key_required")
+    return principal
+
+
+ManagementPrincipal = Annotated[Principal, Depends(require_management_key)]
+UserPrincipal = Annotated[Principal, Depends(require_user_session)]
+KeyPrincipal = Annotated[Principal, Depends(require_api_key)]

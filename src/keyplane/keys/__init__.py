@@ -1,0 +1,1 @@
+"""API keys: issue, list, change, revoke and delete, for both inference and management keys."""

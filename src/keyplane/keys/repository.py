@@ -1,0 +1,46 @@
+"""Key queries, always scoped to what the calling principal may see."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import Principal
+from keyplane.models import ApiKey
+from keyplane.models.base import utcnow
+
+
+def visible_keys(principal: Principal) -> Select[ApiKey]:
+    """Keys of the principal's org; a user-reach key sees only its creator's keys."""
+    query = select(ApiKey).where(ApiKey.org_id == principal.require_org())
+    if not principal.is_org_reach or principal.kind == "inference_key":
+        query = query.where(ApiKey.creator_user_id == principal.user_id)
+    return query
+
+
+async def find_visible_key(session: AsyncSession, principal: Principal, key_hash: str) -> ApiKey | None:
+    return (
+        await session.execute(visible_keys(principal).where(ApiKey.hash == key_hash))
+    ).scalar_one_or_none()
+
+
+async def list_visible_keys(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    workspace_id: str,
+    include_disabled: bool,
+    include_expired: bool,
+    offset: int,
+    limit: int,
+    kind: str | None = None,
+) -> list[ApiKey]:
+    query = visible_keys(principal).where(ApiKey.workspace_id == workspace_id, ApiKey.revoked.is_(False))
+    if kind is not None:
+        query = query.where(ApiKey.kind == kind)
+    if not include_disabled:
+        query = query.where(ApiKey.disabled.is_(False))
+    if not include_expired:
+        query = query.where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()))
+    query = query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).offset(offset).limit(limit)
+    return list((await session.execute(query)).scalars())

@@ -1,0 +1,250 @@
+"""Key lifecycle rules: issue (plaintext once), list, change, revoke, restore and delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.auth.service import member_role
+from keyplane.auth.tokens import generate_key, hash_key, mask_key
+from keyplane.billing.money import usd_to_nanos
+from keyplane.errors import BadRequest, NotFound
+from keyplane.keys import repository
+from keyplane.keys.schemas import KeyCreate, KeyUpdate
+from keyplane.keys.validation import (
+    check_description,
+    check_expiry,
+    check_limit,
+    check_limit_reset,
+    check_rate_limit,
+    check_scopes,
+    clean_name,
+)
+from keyplane.models import ApiKey
+from keyplane.models.api_key import KEY_KINDS
+from keyplane.models.base import utcnow
+from keyplane.orgs.service import workspace_in_org
+
+LIST_PAGE_SIZE = 100
+
+
+async def create_key(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    params: KeyCreate,
+    max_per_user: int | None = None,
+) -> tuple[ApiKey, str]:
+    """Issue a key in the principal's org; the plaintext is returned here and never again."""
+    org_id = principal.require_org() if principal.org_id else None
+    if org_id is None:
+        raise BadRequest("No organization to create the key in")
+    if params.kind not in KEY_KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(KEY_KINDS)}")
+    name = clean_name(params.name)
+    check_limit(params.limit_usd)
+    check_limit_reset(params.limit_reset)
+    expires_at = check_expiry(params.expires_at)
+    check_rate_limit(params.rate_limit_rpm, "rate_limit_rpm")
+    check_rate_limit(params.rate_limit_tpm, "rate_limit_tpm")
+    workspace = await workspace_in_org(session=session, org_id=org_id, workspace_id=params.workspace_id)
+    creator = await _resolve_creator(session, principal, org_id, params.creator_user_id)
+    if max_per_user is not None and creator is not None:
+        await _check_key_cap(session, org_id=org_id, user_id=creator, kind=params.kind, cap=max_per_user)
+
+    plaintext = generate_key(params.kind)
+    key = ApiKey(
+        hash=hash_key(plaintext),
+        kind=params.kind,
+        name=name,
+        description=check_description(params.description),
+        label=mask_key(plaintext),
+        org_id=org_id,
+        workspace_id=workspace.id,
+        creator_user_id=creator,
+        external_user=params.external_user,
+        expires_at=expires_at,
+        limit_nanousd=usd_to_nanos(params.limit_usd) if params.limit_usd is not None else None,
+        limit_reset=params.limit_reset,
+        include_byok_in_limit=params.include_byok_in_limit,
+        scopes=check_scopes(params.scopes),
+        reach=params.reach if params.reach in ("org", "user") else "org",
+        allowed_models=params.allowed_models,
+        rate_limit_rpm=params.rate_limit_rpm,
+        rate_limit_tpm=params.rate_limit_tpm,
+        created_at=utcnow(),
+    )
+    session.add(key)
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="key.created",
+        object_type="api_key",
+        object_id=key.hash,
+        org_id=org_id,
+        details={"name": name, "kind": key.kind, "workspace_id": workspace.id},
+    )
+    return key, plaintext
+
+
+async def _resolve_creator(
+    session: AsyncSession, principal: Principal, org_id: str, requested: str | None
+) -> str | None:
+    if requested is None or requested == principal.user_id:
+        return principal.user_id
+    if await member_role(session, org_id=org_id, user_id=requested) is None:
+        raise BadRequest("creator_user_id is not a member of this organization")
+    return requested
+
+
+async def _check_key_cap(session: AsyncSession, *, org_id: str, user_id: str, kind: str, cap: int) -> None:
+    count = (
+        await session.execute(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(
+                ApiKey.org_id == org_id,
+                ApiKey.creator_user_id == user_id,
+                ApiKey.kind == kind,
+                ApiKey.revoked.is_(False),
+            )
+        )
+    ).scalar_one()
+    if count >= cap:
+        raise BadRequest(f"Key limit reached: at most {cap} active {kind} keys per user")
+
+
+async def list_keys(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    workspace_id: str | None,
+    include_disabled: bool = False,
+    include_expired: bool = False,
+    offset: int = 0,
+    limit: int = LIST_PAGE_SIZE,
+    kind: str | None = None,
+) -> list[ApiKey]:
+    if offset < 0:
+        raise BadRequest("offset must be 0 or more")
+    workspace = await workspace_in_org(
+        session=session, org_id=principal.require_org(), workspace_id=workspace_id
+    )
+    return await repository.list_visible_keys(
+        session,
+        principal,
+        workspace_id=workspace.id,
+        include_disabled=include_disabled,
+        include_expired=include_expired,
+        offset=offset,
+        limit=limit,
+        kind=kind,
+    )
+
+
+async def get_key(*, session: AsyncSession, principal: Principal, key_hash: str) -> ApiKey:
+    key = await repository.find_visible_key(session, principal, key_hash)
+    if key is None:
+        raise NotFound("API key not found")
+    return key
+
+
+async def update_key(
+    *, session: AsyncSession, principal: Principal, key_hash: str, params: KeyUpdate
+) -> ApiKey:
+    """Apply only the fields the caller sent; every change is audited with the field names."""
+    key = await get_key(session=session, principal=principal, key_hash=key_hash)
+    sent = params.model_fields_set
+    changes: dict[str, Any] = {}
+    if "name" in sent:
+        if params.name is None:
+            raise BadRequest("name must not be null")
+        key.name = changes["name"] = clean_name(params.name)
+    if "disabled" in sent:
+        if params.disabled is None:
+            raise BadRequest("disabled must be true or false")
+        key.disabled = changes["disabled"] = params.disabled
+    if "limit_usd" in sent:
+        check_limit(params.limit_usd)
+        key.limit_nanousd = usd_to_nanos(params.limit_usd) if params.limit_usd is not None else None
+        changes["limit"] = params.limit_usd
+    if "limit_reset" in sent:
+        check_limit_reset(params.limit_reset)
+        key.limit_reset = changes["limit_reset"] = params.limit_reset
+    if "include_byok_in_limit" in sent:
+        key.include_byok_in_limit = changes["include_byok_in_limit"] = bool(params.include_byok_in_limit)
+    if "expires_at" in sent:
+        key.expires_at = check_expiry(params.expires_at)
+        changes["expires_at"] = key.expires_at.isoformat() if key.expires_at else None
+    if "description" in sent:
+        key.description = changes["description"] = check_description(params.description or "")
+    if "scopes" in sent:
+        key.scopes = changes["scopes"] = check_scopes(params.scopes or [])
+    if "workspace_id" in sent and params.workspace_id is not None:
+        workspace = await workspace_in_org(
+            session=session, org_id=key.org_id, workspace_id=params.workspace_id
+        )
+        key.workspace_id = changes["workspace_id"] = workspace.id
+    if "allowed_models" in sent:
+        key.allowed_models = changes["allowed_models"] = params.allowed_models
+    for field in ("rate_limit_rpm", "rate_limit_tpm"):
+        if field in sent:
+            value = getattr(params, field)
+            check_rate_limit(value, field)
+            setattr(key, field, value)
+            changes[field] = value
+    if changes:
+        key.updated_at = utcnow()
+        await session.flush()
+        await record_event(
+            session=session,
+            principal=principal,
+            action="key.updated",
+            object_type="api_key",
+            object_id=key.hash,
+            org_id=key.org_id,
+            details={"changes": changes},
+        )
+    return key
+
+
+async def set_revoked(*, session: AsyncSession, principal: Principal, key: ApiKey, revoked: bool) -> ApiKey:
+    """Revoke or restore; a revoked key is refused at once and works again after restore."""
+    key.revoked = revoked
+    key.updated_at = utcnow()
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="key.revoked" if revoked else "key.restored",
+        object_type="api_key",
+        object_id=key.hash,
+        org_id=key.org_id,
+    )
+    return key
+
+
+async def delete_key(*, session: AsyncSession, principal: Principal, key_hash: str) -> ApiKey:
+    """Delete a key and (by cascade) its budgets; usage records stay for reporting."""
+    key = await get_key(session=session, principal=principal, key_hash=key_hash)
+    await remove_key(session=session, principal=principal, key=key)
+    return key
+
+
+async def remove_key(*, session: AsyncSession, principal: Principal, key: ApiKey) -> None:
+    await record_event(
+        session=session,
+        principal=principal,
+        action="key.deleted",
+        object_type="api_key",
+        object_id=key.hash,
+        org_id=key.org_id,
+        details={"name": key.name, "kind": key.kind},
+    )
+    await session.delete(key)
+    await session.flush()

@@ -1,0 +1,69 @@
+"""Input rules for key fields, shared by every surface that creates or changes keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from keyplane.billing.money import MAX_USD, is_valid_amount
+from keyplane.errors import BadRequest
+from keyplane.models.api_key import LIMIT_RESETS
+from keyplane.models.base import utcnow
+
+MAX_NAME_LENGTH = 256
+MAX_DESCRIPTION_LENGTH = 500
+MAX_SCOPES = 10
+MAX_SCOPE_LENGTH = 50
+
+
+def clean_name(name: str) -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise BadRequest("name must not be empty")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise BadRequest(f"name must be at most {MAX_NAME_LENGTH} characters")
+    if any(ord(ch) < 32 for ch in cleaned):
+        raise BadRequest("name must not contain control characters")
+    return cleaned
+
+
+def check_limit(limit_usd: float | None) -> None:
+    if limit_usd is not None and not is_valid_amount(limit_usd):
+        raise BadRequest(f"limit must be a number between 0 and {MAX_USD:.0f} USD")
+
+
+def check_limit_reset(limit_reset: str | None) -> None:
+    if limit_reset is not None and limit_reset not in LIMIT_RESETS:
+        raise BadRequest("limit_reset must be one of daily, weekly, monthly or null")
+
+
+def check_expiry(expires_at: datetime | None) -> datetime | None:
+    """Expiry must be a UTC instant in the future; a naive timestamp is read as UTC."""
+    if expires_at is None:
+        return None
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    elif expires_at.utcoffset() != UTC.utcoffset(None):
+        raise BadRequest("expires_at must be a UTC timestamp (Z or +00:00)")
+    if expires_at <= utcnow():
+        raise BadRequest("expires_at must be in the future")
+    return expires_at
+
+
+def check_description(description: str) -> str:
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise BadRequest(f"description must be at most {MAX_DESCRIPTION_LENGTH} characters")
+    return description
+
+
+def check_scopes(scopes: list[str]) -> list[str]:
+    if len(scopes) > MAX_SCOPES:
+        raise BadRequest(f"at most {MAX_SCOPES} scopes are allowed")
+    for scope in scopes:
+        if not 1 <= len(scope) <= MAX_SCOPE_LENGTH:
+            raise BadRequest(f"each scope must be 1-{MAX_SCOPE_LENGTH} characters")
+    return list(dict.fromkeys(scopes))
+
+
+def check_rate_limit(value: int | None, field: str) -> None:
+    if value is not None and not 1 <= value <= 10_000_000:
+        raise BadRequest(f"{field} must be between 1 and 10000000")

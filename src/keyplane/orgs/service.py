@@ -1,0 +1,78 @@
+"""Tenants and people: every org gets a default workspace; emails are unique and lower-cased."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.passwords import hash_password
+from keyplane.errors import BadRequest, Conflict, NotFound
+from keyplane.models import Membership, Organization, User, Workspace
+from keyplane.models.membership import ROLES
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+
+
+async def create_organization(*, session: AsyncSession, name: str) -> tuple[Organization, Workspace]:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise BadRequest("Organization name must be 1-200 characters")
+    org = Organization(name=name)
+    session.add(org)
+    await session.flush()
+    workspace = Workspace(org_id=org.id, name="Default", is_default=True)
+    session.add(workspace)
+    await session.flush()
+    return org, workspace
+
+
+async def create_user(*, session: AsyncSession, email: str, password: str, name: str = "") -> User:
+    email = email.strip().lower()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise BadRequest("A valid email address is required")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadRequest(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
+    existing = (await session.execute(select(User.id).where(User.email == email))).first()
+    if existing is not None:
+        raise Conflict("A user with this email already exists")
+    user = User(email=email, password_hash=hash_password(password), name=name.strip())
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def add_member(*, session: AsyncSession, org_id: str, user_id: str, role: str) -> Membership:
+    if role not in ROLES:
+        raise BadRequest(f"Unknown role '{role}'; expected one of {', '.join(ROLES)}")
+    membership = Membership(org_id=org_id, user_id=user_id, role=role)
+    session.add(membership)
+    await session.flush()
+    return membership
+
+
+async def default_workspace(*, session: AsyncSession, org_id: str) -> Workspace:
+    workspace = (
+        await session.execute(
+            select(Workspace).where(Workspace.org_id == org_id, Workspace.is_default.is_(True))
+        )
+    ).scalar_one_or_none()
+    if workspace is None:
+        raise NotFound("The organization has no default workspace")
+    return workspace
+
+
+async def workspace_in_org(*, session: AsyncSession, org_id: str, workspace_id: str | None) -> Workspace:
+    """The named workspace of this org (404 for another org's), or the org's default one."""
+    if workspace_id is None:
+        return await default_workspace(session=session, org_id=org_id)
+    workspace = await session.get(Workspace, workspace_id)
+    if workspace is None or workspace.org_id != org_id:
+        raise NotFound("Workspace not found")
+    return workspace
+
+
+async def memberships_of(*, session: AsyncSession, user_id: str) -> list[Membership]:
+    return list((await session.execute(select(Membership).where(Membership.user_id == user_id))).scalars())

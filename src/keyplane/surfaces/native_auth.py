@@ -1,0 +1,55 @@
+"""Native auth endpoints: password login issues the user session JWT the portal surface needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from keyplane.auth.service import authenticate_password
+from keyplane.auth.sessions import issue_session_token
+from keyplane.deps import Session, UserPrincipal, get_context, require_user_session
+from keyplane.models import User
+from keyplane.orgs.service import memberships_of
+
+public = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+signed_in = APIRouter(prefix="/api/v1/auth", tags=["auth"], dependencies=[Depends(require_user_session)])
+
+
+class LoginBody(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+@public.post("/login")
+async def login(body: LoginBody, request: Request, session: Session) -> dict[str, Any]:
+    user = await authenticate_password(session, email=body.email, password=body.password)
+    context = get_context(request)
+    token, expires_at = issue_session_token(
+        user.id, secret=context.secret_key, ttl_seconds=context.settings.jwt_ttl_seconds
+    )
+    return {
+        "access_token": token,
+        "token": token,
+        "token_type": "bearer",
+        "expires_at": expires_at,
+        "user": await _user_object(session, user),
+    }
+
+
+@signed_in.get("/me")
+async def me(session: Session, principal: UserPrincipal) -> dict[str, Any]:
+    user = await session.get(User, principal.user_id)
+    assert user is not None
+    return {"data": await _user_object(session, user)}
+
+
+async def _user_object(session: Session, user: User) -> dict[str, Any]:
+    memberships = await memberships_of(session=session, user_id=user.id)
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "memberships": [{"org_id": m.org_id, "role": m.role} for m in memberships],
+    }

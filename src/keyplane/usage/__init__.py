@@ -1,0 +1,1 @@
+"""Usage records, their daily rollups, and the views every surface reports from."""

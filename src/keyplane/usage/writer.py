@@ -1,0 +1,106 @@
+"""Write usage in batches: raw records, daily rollups and the org ledger's usage debits together."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.models import LedgerEntry, UsageRecord, UsageRollup
+from keyplane.models.base import utcnow
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    """What the gateway knows about one finished request."""
+
+    request_id: str
+    org_id: str
+    workspace_id: str
+    key_id: str
+    model: str
+    user_id: str | None = None
+    provider: str = ""
+    credential_id: str | None = None
+    is_byok: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_nanousd: int = 0
+    latency_ms: int = 0
+    status_code: int = 200
+    streamed: bool = False
+    error: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+    def as_row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+ROLLUP_KEY = ("day", "key_id", "model", "provider", "is_byok")
+ROLLUP_SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_tokens", "cost_nanousd")
+
+
+def _rollup_rows(events: Sequence[UsageEvent]) -> list[dict[str, Any]]:
+    grouped: dict[tuple[date, str, str, str, bool], dict[str, Any]] = {}
+    for event in events:
+        key = (event.created_at.date(), event.key_id, event.model, event.provider, event.is_byok)
+        row = grouped.get(key)
+        if row is None:
+            row = grouped[key] = {
+                **dict(zip(ROLLUP_KEY, key, strict=True)),
+                "org_id": event.org_id,
+                "workspace_id": event.workspace_id,
+                "user_id": event.user_id,
+                **dict.fromkeys(ROLLUP_SUMS, 0),
+            }
+        row["requests"] += 1
+        row["prompt_tokens"] += event.prompt_tokens
+        row["completion_tokens"] += event.completion_tokens
+        row["cached_tokens"] += event.cached_tokens
+        row["cost_nanousd"] += event.cost_nanousd
+    return list(grouped.values())
+
+
+async def _upsert_rollups(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    for row in rows:  # one statement per row: batches are small after grouping by day/key/model
+        stmt = module.insert(UsageRollup).values(**row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(ROLLUP_KEY),
+            set_={name: getattr(UsageRollup, name) + stmt.excluded[name] for name in ROLLUP_SUMS},
+        )
+        await session.execute(stmt)
+
+
+async def write_usage_batch(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
+    """Persist a batch in the caller's transaction; platform (non-BYOK) cost is debited per org."""
+    if not events:
+        return
+    await session.execute(insert(UsageRecord), [event.as_row() for event in events])
+    await _upsert_rollups(session, _rollup_rows(events))
+    debits: dict[str, int] = defaultdict(int)
+    for event in events:
+        if not event.is_byok and event.cost_nanousd:
+            debits[event.org_id] += event.cost_nanousd
+    if debits:
+        await session.execute(
+            insert(LedgerEntry),
+            [
+                {
+                    "org_id": org_id,
+                    "amount_nanousd": -amount,
+                    "kind": "usage",
+                    "note": "gateway usage",
+                    "actor": "gateway",
+                }
+                for org_id, amount in debits.items()
+            ],
+        )
