@@ -1,0 +1,52 @@
+"""Scopes a management key may carry; a key with no scopes listed holds all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from keyplane.auth.principal import Principal
+from keyplane.errors import Forbidden
+
+BALANCE_READ = "balance:read"
+USAGE_READ = "usage:read"
+KEYS_READ = "keys:read"
+KEYS_WRITE = "keys:write"
+PROVIDERS_READ = "providers:read"
+PROVIDERS_WRITE = "providers:write"
+SETTINGS_READ = "settings:read"
+SETTINGS_WRITE = "settings:write"
+BILLING_WRITE = "billing:write"
+AUDIT_READ = "audit:read"
+ORGS_WRITE = "orgs:write"
+
+ALL_SCOPES = (
+    BALANCE_READ,
+    USAGE_READ,
+    KEYS_READ,
+    KEYS_WRITE,
+    PROVIDERS_READ,
+    PROVIDERS_WRITE,
+    SETTINGS_READ,
+    SETTINGS_WRITE,
+    BILLING_WRITE,
+    AUDIT_READ,
+    ORGS_WRITE,
+)
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    if not principal.has_scope(scope):
+        raise Forbidden(f"This key lacks the '{scope}' scope", code="missing_scope")
+
+
+def scope_dependency(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A FastAPI dependency factory: use as Depends(scope_dependency(KEYS_WRITE)) after auth."""
+    from fastapi import Depends
+
+    from keyplane.deps import get_principal
+
+    async def check(principal: Principal = Depends(get_principal)) -> Principal:
+        require_scope(principal, scope)
+        return principal
+
+    return check
