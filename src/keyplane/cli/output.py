@@ -22,7 +22,7 @@ def print_json(value: Any) -> None:
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
     console.print(table)
@@ -31,7 +31,7 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: s
 def print_record(record: dict[str, Any]) -> None:
     table = Table(show_header=False)
     table.add_column("field", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     for name, value in record.items():
         table.add_row(name, "" if value is None else str(value))
     console.print(table)
