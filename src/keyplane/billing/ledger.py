@@ -1,0 +1,92 @@
+"""The org ledger: credits, debits and usage; a balance is always the sum of its entries."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import BILLING_WRITE
+from keyplane.billing.money import MAX_USD, NANOS_PER_USD, nanos_to_usd
+from keyplane.errors import BadRequest, NotFound
+from keyplane.models import LedgerEntry, Membership
+from keyplane.models.base import utcnow
+from keyplane.orgs.permissions import require_admin
+
+MAX_CREDIT_NANOS = int(MAX_USD * NANOS_PER_USD)
+MAX_NOTE_LENGTH = 500
+
+
+async def balance_nanos(*, session: AsyncSession, org_id: str, user_id: str | None = None) -> int:
+    """Sum of the org's entries, or of the entries attributed to one user when user_id is given."""
+    query = select(func.coalesce(func.sum(LedgerEntry.amount_nanousd), 0)).where(LedgerEntry.org_id == org_id)
+    if user_id is not None:
+        query = query.where(LedgerEntry.user_id == user_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def add_credit(
+    *,
+    session: AsyncSession,
+    principal: Principal | None,
+    org_id: str,
+    amount_nanos: int,
+    note: str = "",
+    user_id: str | None = None,
+) -> LedgerEntry:
+    """Append a positive credit (admins with billing:write only) and audit it as credits.added."""
+    require_admin(principal, BILLING_WRITE)
+    if isinstance(amount_nanos, bool) or not isinstance(amount_nanos, int):
+        raise BadRequest("amount must be a number")
+    if amount_nanos <= 0:
+        raise BadRequest("amount must be greater than 0")
+    if amount_nanos > MAX_CREDIT_NANOS:
+        raise BadRequest(f"amount must be at most {MAX_USD:.0f}")
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise BadRequest(f"note must be at most {MAX_NOTE_LENGTH} characters")
+    if user_id is not None:
+        member = (
+            await session.execute(
+                select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == user_id)
+            )
+        ).first()
+        if member is None:
+            raise NotFound("User not found in this organization")
+    entry = LedgerEntry(
+        org_id=org_id,
+        user_id=user_id,
+        amount_nanousd=amount_nanos,
+        kind="credit",
+        note=note,
+        actor=(principal.actor_id if principal else "cli")[:100],
+        created_at=utcnow(),
+    )
+    session.add(entry)
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="credits.added",
+        object_type="ledger_entry",
+        object_id=str(entry.id),
+        org_id=org_id,
+        details={"amount": nanos_to_usd(amount_nanos), "note": note, "user_id": user_id},
+    )
+    return entry
+
+
+async def total_credits_and_usage(*, session: AsyncSession, org_id: str) -> tuple[int, int]:
+    """(all positive entries, all negative entries as a positive number): their difference is the balance.
+
+    Usage debits are the gateway's "usage" entries; manual debits count as usage too, so that
+    total_credits - total_usage always equals balance_nanos, as OpenRouter clients compute it.
+    """
+    amount = LedgerEntry.amount_nanousd
+    query = select(
+        func.coalesce(func.sum(case((amount > 0, amount), else_=0)), 0),
+        func.coalesce(func.sum(case((amount < 0, -amount), else_=0)), 0),
+    ).where(LedgerEntry.org_id == org_id)
+    credits, usage = (await session.execute(query)).one()
+    return int(credits), int(usage)
