@@ -26,6 +26,14 @@ class Settings(BaseSettings):
         default=None, description="Optional Redis for shared counters between instances."
     )
     secret_key: str | None = Field(default=None, description="Signs sessions and encrypts secrets.")
+    secret_key_previous: str | None = Field(
+        default=None,
+        description="Comma-separated former secret keys, still accepted to decrypt provider secrets.",
+    )
+    show_platform_credentials: bool = Field(
+        default=True, description="Orgs see the platform's provider credentials (read-only, redacted)."
+    )
+    provider_discovery_timeout_seconds: float = Field(default=10.0, gt=0.0)
     jwt_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     base_currency: str = Field(default="USD", min_length=3, max_length=3)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

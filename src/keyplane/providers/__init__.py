@@ -1,0 +1,1 @@
+"""Upstream provider credentials: catalog, secrets at rest, selection rules and model discovery."""
