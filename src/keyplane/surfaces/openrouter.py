@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
 
+from keyplane.auth.scopes import KEYS_READ, KEYS_WRITE, scope_dependency
 from keyplane.deps import KeyPrincipal, ManagementPrincipal, Session, require_management_key
 from keyplane.keys import service as keys
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
@@ -17,32 +18,62 @@ from keyplane.surfaces.openrouter_shapes import current_key_object, key_object
 from keyplane.usage.key_usage import usage_for_keys
 
 LimitReset = Literal["daily", "weekly", "monthly"]
+# Strict scalars: JSON `true` is not a limit of 1 USD and "yes" is not a boolean.
+Name = Annotated[StrictStr, Field(max_length=10_000)]
+Usd = StrictFloat
+Flag = StrictBool
+Identifier = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class ExternalBody(BaseModel):
+    """OpenRouter's partner-defined identity of a key; keyplane keeps the user as external_user."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    user: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    api_key: Annotated[StrictStr, Field(max_length=256)] | None = None
 
 
 class CreateKeyBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: str = Field(max_length=10_000)
-    limit: float | None = None
+    name: Name
+    limit: Usd | None = None
     limit_reset: LimitReset | None = None
-    include_byok_in_limit: bool = False
+    include_byok_in_limit: Flag = False
     expires_at: datetime | None = None
-    workspace_id: str | None = Field(default=None, max_length=64)
-    creator_user_id: str | None = Field(default=None, max_length=64)
+    workspace_id: Identifier | None = None
+    creator_user_id: Identifier | None = None
+    external: ExternalBody | None = None
+
+    def to_create(self) -> KeyCreate:
+        return KeyCreate(
+            name=self.name,
+            limit_usd=self.limit,
+            limit_reset=self.limit_reset,
+            include_byok_in_limit=self.include_byok_in_limit,
+            expires_at=self.expires_at,
+            workspace_id=self.workspace_id,
+            creator_user_id=self.creator_user_id,
+            external_user=self.external.user if self.external else None,
+        )
 
 
 class UpdateKeyBody(BaseModel):
+    """OpenRouter's PATCH fields, plus `expires_at` (a keyplane extension; null clears it)."""
+
     model_config = ConfigDict(extra="ignore")
 
-    name: str | None = Field(default=None, max_length=10_000)
-    disabled: bool | None = None
-    limit: float | None = None
+    name: Name | None = None
+    disabled: Flag | None = None
+    limit: Usd | None = None
     limit_reset: LimitReset | None = None
-    include_byok_in_limit: bool | None = None
-    workspace_id: str | None = Field(default=None, max_length=64)
+    include_byok_in_limit: Flag | None = None
+    workspace_id: Identifier | None = None
+    expires_at: datetime | None = None
 
     def to_update(self) -> KeyUpdate:
-        data = self.model_dump(include=self.model_fields_set)
+        data = {name: getattr(self, name) for name in self.model_fields_set}
         if "limit" in data:
             data["limit_usd"] = data.pop("limit")
         return KeyUpdate(**data)
@@ -51,9 +82,11 @@ class UpdateKeyBody(BaseModel):
 # Auth is declared on the routers: management routes cannot be added unauthenticated by mistake.
 management = APIRouter(prefix="/api/v1", tags=["keys"], dependencies=[Depends(require_management_key)])
 any_key = APIRouter(prefix="/api/v1", tags=["keys"])
+CAN_READ = [Depends(scope_dependency(KEYS_READ))]
+CAN_WRITE = [Depends(scope_dependency(KEYS_WRITE))]
 
 
-@management.get("/keys")
+@management.get("/keys", dependencies=CAN_READ)
 async def list_keys(
     session: Session,
     principal: ManagementPrincipal,
@@ -75,33 +108,21 @@ async def list_keys(
     return {"data": [key_object(key, usage[key.id]) for key in found]}
 
 
-@management.post("/keys", status_code=201)
+@management.post("/keys", status_code=201, dependencies=CAN_WRITE)
 async def create_key(body: CreateKeyBody, session: Session, principal: ManagementPrincipal) -> JSONResponse:
-    key, plaintext = await keys.create_key(
-        session=session,
-        principal=principal,
-        params=KeyCreate(
-            name=body.name,
-            limit_usd=body.limit,
-            limit_reset=body.limit_reset,
-            include_byok_in_limit=body.include_byok_in_limit,
-            expires_at=body.expires_at,
-            workspace_id=body.workspace_id,
-            creator_user_id=body.creator_user_id,
-        ),
-    )
+    key, plaintext = await keys.create_key(session=session, principal=principal, params=body.to_create())
     usage = await usage_for_keys(session, [key.id], utcnow())
     return JSONResponse({"data": key_object(key, usage[key.id]), "key": plaintext}, status_code=201)
 
 
-@management.get("/keys/{key_hash}")
+@management.get("/keys/{key_hash}", dependencies=CAN_READ)
 async def get_key(key_hash: str, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
     key = await keys.get_key(session=session, principal=principal, key_hash=key_hash)
     usage = await usage_for_keys(session, [key.id], utcnow())
     return {"data": key_object(key, usage[key.id])}
 
 
-@management.patch("/keys/{key_hash}")
+@management.patch("/keys/{key_hash}", dependencies=CAN_WRITE)
 async def update_key(
     key_hash: str, body: UpdateKeyBody, session: Session, principal: ManagementPrincipal
 ) -> dict[str, Any]:
@@ -112,7 +133,7 @@ async def update_key(
     return {"data": key_object(key, usage[key.id])}
 
 
-@management.delete("/keys/{key_hash}")
+@management.delete("/keys/{key_hash}", dependencies=CAN_WRITE)
 async def delete_key(key_hash: str, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
     await keys.delete_key(session=session, principal=principal, key_hash=key_hash)
     return {"deleted": True}
