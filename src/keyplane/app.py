@@ -13,7 +13,7 @@ from keyplane import __version__
 from keyplane.config import Settings, get_settings
 from keyplane.context import AppContext
 from keyplane.db import create_engine, create_sessionmaker
-from keyplane.surfaces import native_auth, openrouter, operations
+from keyplane.surfaces import native_auth, native_billing, openrouter, openrouter_billing, operations
 from keyplane.surfaces.error_handlers import install_error_handlers
 from keyplane.surfaces.middleware import RequestContextMiddleware
 
@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         native_auth.signed_in,
         openrouter.management,
         openrouter.any_key,
+        openrouter_billing.router,
+        native_billing.router,
     ):
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -90,3 +90,23 @@ async def total_credits_and_usage(*, session: AsyncSession, org_id: str) -> tupl
     ).where(LedgerEntry.org_id == org_id)
     credits, usage = (await session.execute(query)).one()
     return int(credits), int(usage)
+
+
+MAX_LEDGER_PAGE_SIZE = 500
+
+
+async def list_ledger_entries(
+    *, session: AsyncSession, org_id: str, page: int, page_size: int, user_id: str | None = None
+) -> list[LedgerEntry]:
+    """Newest first; one page of the org's (or one user's) entries."""
+    if page < 1 or not 1 <= page_size <= MAX_LEDGER_PAGE_SIZE:
+        raise BadRequest(f"page must be 1 or more and page_size between 1 and {MAX_LEDGER_PAGE_SIZE}")
+    query = select(LedgerEntry).where(LedgerEntry.org_id == org_id)
+    if user_id is not None:
+        query = query.where(LedgerEntry.user_id == user_id)
+    query = (
+        query.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list((await session.execute(query)).scalars())

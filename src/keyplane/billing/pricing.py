@@ -1,0 +1,189 @@
+"""Model prices (nano-USD per million tokens) and the cost of a request, rounded up, never down.
+
+Operators edit the table `model_prices` (PUT /api/v1/model-prices/{model}); the small built-in
+table below is used for models that have no row. A model with neither is metered at zero cost.
+A cached-token price of 0 means "no discount": cached prompt tokens are charged at the input price.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import BILLING_WRITE
+from keyplane.billing.money import NANOS_PER_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
+from keyplane.errors import BadRequest, NotFound
+from keyplane.models import ModelPrice
+from keyplane.models.base import utcnow
+from keyplane.orgs.permissions import require_admin
+
+PER_MTOK = 1_000_000
+MAX_MODEL_NAME = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input_nanos_per_mtok: int
+    output_nanos_per_mtok: int
+    cached_nanos_per_mtok: int = 0
+
+    def cost_nanos(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
+        """Exact integer cost, rounded up to the next nano-USD."""
+        cached = max(0, min(cached_tokens, prompt_tokens))
+        cached_rate = self.cached_nanos_per_mtok or self.input_nanos_per_mtok
+        total = (
+            (prompt_tokens - cached) * self.input_nanos_per_mtok
+            + cached * cached_rate
+            + completion_tokens * self.output_nanos_per_mtok
+        )
+        return -(-total // PER_MTOK) if total > 0 else 0
+
+
+def _usd(input_usd: float, output_usd: float, cached_usd: float = 0.0) -> Price:
+    return Price(usd_to_nanos(input_usd), usd_to_nanos(output_usd), usd_to_nanos(cached_usd))
+
+
+# USD per million tokens (input, output, cached input), public list prices at the time of writing.
+DEFAULT_PRICES: Mapping[str, Price] = {
+    "gpt-4o": _usd(2.5, 10.0, 1.25),
+    "gpt-4o-mini": _usd(0.15, 0.6, 0.075),
+    "gpt-4.1": _usd(2.0, 8.0, 0.5),
+    "gpt-4.1-mini": _usd(0.4, 1.6, 0.1),
+    "gpt-4.1-nano": _usd(0.1, 0.4, 0.025),
+    "o4-mini": _usd(1.1, 4.4, 0.275),
+    "text-embedding-3-small": _usd(0.02, 0.0),
+    "text-embedding-3-large": _usd(0.13, 0.0),
+}
+FREE = Price(0, 0, 0)
+
+
+def price_from_row(row: ModelPrice) -> Price:
+    return Price(row.input_nanousd_per_mtok, row.output_nanousd_per_mtok, row.cached_nanousd_per_mtok)
+
+
+def price_as_dict(model: str, price: Price, *, source: str) -> dict[str, object]:
+    return {
+        "model": model,
+        "input": nanos_to_usd(price.input_nanos_per_mtok),
+        "output": nanos_to_usd(price.output_nanos_per_mtok),
+        "cached": nanos_to_usd(price.cached_nanos_per_mtok),
+        "unit": "USD per million tokens",
+        "source": source,
+    }
+
+
+async def load_prices(session: AsyncSession) -> dict[str, Price]:
+    """The effective table: built-in defaults overridden by the operator's rows."""
+    table = dict(DEFAULT_PRICES)
+    for row in (await session.execute(select(ModelPrice))).scalars():
+        table[row.model] = price_from_row(row)
+    return table
+
+
+def _check_rate(value: float, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not is_valid_amount(float(value)):
+        raise BadRequest(f"{name} must be a number of USD per million tokens, 0 or more")
+    if not math.isfinite(value) or value * NANOS_PER_USD > 2**62:
+        raise BadRequest(f"{name} is too large")
+    return usd_to_nanos(float(value))
+
+
+async def set_price(
+    *,
+    session: AsyncSession,
+    principal: Principal | None,
+    model: str,
+    input_usd: float,
+    output_usd: float,
+    cached_usd: float = 0.0,
+) -> Price:
+    """Create or replace one model's price (admins with billing:write); audited, global to the server."""
+    require_admin(principal, BILLING_WRITE)
+    model = model.strip()
+    if not model or len(model) > MAX_MODEL_NAME:
+        raise BadRequest(f"model must be 1 to {MAX_MODEL_NAME} characters")
+    price = Price(
+        _check_rate(input_usd, "input"), _check_rate(output_usd, "output"), _check_rate(cached_usd, "cached")
+    )
+    values = {
+        "model": model,
+        "input_nanousd_per_mtok": price.input_nanos_per_mtok,
+        "output_nanousd_per_mtok": price.output_nanos_per_mtok,
+        "cached_nanousd_per_mtok": price.cached_nanos_per_mtok,
+        "updated_at": utcnow(),
+    }
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(ModelPrice).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ModelPrice.model], set_={k: v for k, v in values.items() if k != "model"}
+    )
+    await session.execute(stmt)
+    await record_event(
+        session=session,
+        principal=principal,
+        action="model_price.set",
+        object_type="model_price",
+        object_id=model,
+        org_id=principal.org_id if principal else None,
+        details={"input": input_usd, "output": output_usd, "cached": cached_usd},
+    )
+    return price
+
+
+async def delete_price(*, session: AsyncSession, principal: Principal | None, model: str) -> None:
+    """Remove an operator price (the built-in default, if any, applies again)."""
+    require_admin(principal, BILLING_WRITE)
+    result = await session.execute(delete(ModelPrice).where(ModelPrice.model == model))
+    if not getattr(result, "rowcount", 0):
+        raise NotFound("No price set for this model")
+    await record_event(
+        session=session,
+        principal=principal,
+        action="model_price.deleted",
+        object_type="model_price",
+        object_id=model,
+        org_id=principal.org_id if principal else None,
+    )
+
+
+class PriceCache:
+    """The effective price table, reloaded at most every `ttl_seconds`; one loader at a time."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
+        self._sessions = sessions
+        self._ttl = ttl_seconds
+        self._table: dict[str, Price] = dict(DEFAULT_PRICES)
+        self._loaded_at = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def table(self) -> dict[str, Price]:
+        if time.monotonic() - self._loaded_at < self._ttl:
+            return self._table
+        async with self._lock:
+            if time.monotonic() - self._loaded_at >= self._ttl:
+                async with self._sessions() as session:
+                    self._table = await load_prices(session)
+                self._loaded_at = time.monotonic()
+        return self._table
+
+    async def price_for(self, *names: str) -> Price:
+        """The first of the names (upstream id, then the caller's model) that has a price."""
+        table = await self.table()
+        for name in names:
+            price = table.get(name)
+            if price is not None:
+                return price
+        return FREE
+
+    def invalidate(self) -> None:
+        self._loaded_at = -math.inf

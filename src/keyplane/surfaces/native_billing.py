@@ -1,0 +1,149 @@
+"""keyplane's own billing routes: balance (in any configured currency), credits, ledger, exchange rates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from keyplane.auth.scopes import BALANCE_READ, require_scope
+from keyplane.billing import exchange, ledger
+from keyplane.billing.money import is_valid_amount, nanos_to_usd, usd_to_nanos
+from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.errors import BadRequest
+from keyplane.models import ExchangeRate, LedgerEntry
+from keyplane.orgs.permissions import sees_only_own
+from keyplane.surfaces.openrouter_shapes import iso
+
+router = APIRouter(prefix="/api/v1/billing", tags=["billing"], dependencies=[Depends(require_management_key)])
+
+
+class AddCreditBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: float = Field(strict=True, description="In the base currency, greater than 0.")
+    note: str = Field(default="", max_length=500)
+    user_id: str | None = Field(default=None, max_length=64)
+
+
+class SetRateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate: float = Field(strict=True, description="Units of this currency per one unit of the base currency.")
+
+
+def entry_object(entry: LedgerEntry, base_currency: str) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "amount": nanos_to_usd(entry.amount_nanousd),
+        "currency": base_currency,
+        "kind": entry.kind,
+        "note": entry.note,
+        "user_id": entry.user_id,
+        "actor": entry.actor,
+        "created_at": iso(entry.created_at),
+    }
+
+
+def rate_object(rate: ExchangeRate, base_currency: str) -> dict[str, Any]:
+    return {
+        "currency_code": rate.currency_code,
+        "base_currency": base_currency,
+        "rate": rate.units_per_base,
+        "updated_at": iso(rate.updated_at),
+    }
+
+
+def _base(request: Request) -> str:
+    return get_context(request).settings.base_currency
+
+
+@router.get("/balance")
+async def get_balance(
+    request: Request,
+    session: Session,
+    principal: ManagementPrincipal,
+    currency: Annotated[str | None, Query(max_length=16)] = None,
+    user_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """The org's balance (or one member's ledger share), optionally converted to another currency."""
+    require_scope(principal, BALANCE_READ)
+    if sees_only_own(principal) and user_id is not None and user_id != principal.user_id:
+        raise BadRequest("This key may only read its own balance")
+    org_id = principal.require_org()
+    balance = await ledger.balance_nanos(session=session, org_id=org_id, user_id=user_id)
+    amount, code = await exchange.convert_from_base(
+        session=session, amount_nanos=balance, currency_code=currency, base_currency=_base(request)
+    )
+    credits, usage = await ledger.total_credits_and_usage(session=session, org_id=org_id)
+    return {
+        "data": {
+            "balance": amount,
+            "currency": code,
+            "balance_base": nanos_to_usd(balance),
+            "base_currency": _base(request),
+            "user_id": user_id,
+            "total_credits": nanos_to_usd(credits),
+            "total_usage": nanos_to_usd(usage),
+        }
+    }
+
+
+@router.post("/credits", status_code=201)
+async def add_credit(
+    body: AddCreditBody, request: Request, session: Session, principal: ManagementPrincipal
+) -> JSONResponse:
+    """Admins (billing:write) credit the org, or one member, in the base currency."""
+    if not is_valid_amount(body.amount, allow_zero=False):
+        raise BadRequest("amount must be greater than 0 and at most 1000000000")
+    entry = await ledger.add_credit(
+        session=session,
+        principal=principal,
+        org_id=principal.require_org(),
+        amount_nanos=usd_to_nanos(body.amount),
+        note=body.note,
+        user_id=body.user_id,
+    )
+    balance = await ledger.balance_nanos(session=session, org_id=entry.org_id)
+    payload = {"data": {**entry_object(entry, _base(request)), "balance": nanos_to_usd(balance)}}
+    return JSONResponse(payload, status_code=201)
+
+
+@router.get("/ledger")
+async def list_ledger(
+    request: Request,
+    session: Session,
+    principal: ManagementPrincipal,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=ledger.MAX_LEDGER_PAGE_SIZE)] = 100,
+) -> dict[str, Any]:
+    require_scope(principal, BALANCE_READ)
+    user_id = (principal.user_id or "") if sees_only_own(principal) else None
+    entries = await ledger.list_ledger_entries(
+        session=session, org_id=principal.require_org(), page=page, page_size=page_size, user_id=user_id
+    )
+    return {"data": [entry_object(e, _base(request)) for e in entries], "page": page, "page_size": page_size}
+
+
+@router.get("/exchange-rates")
+async def list_rates(request: Request, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
+    require_scope(principal, BALANCE_READ)
+    rates = await exchange.list_exchange_rates(session=session)
+    return {"data": [rate_object(r, _base(request)) for r in rates], "base_currency": _base(request)}
+
+
+@router.put("/exchange-rates/{currency_code}")
+async def set_rate(
+    currency_code: str, body: SetRateBody, request: Request, session: Session, principal: ManagementPrincipal
+) -> dict[str, Any]:
+    """Admins (billing:write) set how many units of a currency one base unit buys."""
+    rate = await exchange.set_exchange_rate(
+        session=session,
+        principal=principal,
+        currency_code=currency_code,
+        units_per_base=body.rate,
+        base_currency=_base(request),
+    )
+    return {"data": rate_object(rate, _base(request))}

@@ -1,0 +1,63 @@
+"""Who may read which usage: org-scoped always; a user-reach key or a non-admin only its creator's."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import USAGE_READ, require_scope
+from keyplane.errors import Forbidden, NotFound
+from keyplane.models import ApiKey
+from keyplane.orgs.permissions import sees_only_own
+from keyplane.orgs.service import workspace_in_org
+from keyplane.usage.queries import UsageFilter
+
+
+async def key_id_for_hash(*, session: AsyncSession, principal: Principal, key_hash: str) -> str:
+    """The id of a key of the caller's org (and, for restricted callers, of their own keys), else 404."""
+    query = select(ApiKey.id, ApiKey.creator_user_id).where(
+        ApiKey.org_id == principal.require_org(), ApiKey.hash == key_hash.strip().lower()
+    )
+    row = (await session.execute(query)).first()
+    if row is None or (sees_only_own(principal) and row.creator_user_id != principal.user_id):
+        raise NotFound("API key not found")
+    return str(row.id)
+
+
+async def usage_filter_for(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    key_hash: str | None = None,
+    user_id: str | None = None,
+    workspace_id: str | None = None,
+    model: str | None = None,
+) -> UsageFilter:
+    """Turn request filters into a UsageFilter the caller is allowed to read (usage:read scope)."""
+    require_scope(principal, USAGE_READ)
+    org_id = principal.require_org()
+    if sees_only_own(principal):
+        if user_id is not None and user_id != principal.user_id:
+            raise Forbidden("This key may only read its own usage", code="usage_restricted")
+        user_id = principal.user_id or ""
+    key_id = None
+    if key_hash is not None:
+        key_id = await key_id_for_hash(session=session, principal=principal, key_hash=key_hash)
+    if workspace_id is not None:
+        await workspace_in_org(session=session, org_id=org_id, workspace_id=workspace_id)
+    usage_filter = UsageFilter(
+        org_id=org_id,
+        start=start,
+        end=end,
+        key_id=key_id,
+        user_id=user_id,
+        workspace_id=workspace_id,
+        model=model,
+    )
+    usage_filter.validate()
+    return usage_filter
