@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from keyplane.cli import server
+from keyplane.cli import keys, server
 
 app = typer.Typer(
     name="keyplane",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.command()(server.init)
 app.command()(server.migrate)
 app.command()(server.serve)
+app.add_typer(keys.app, name="keys")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,238 @@
+"""`keyplane keys ...`: manage inference keys of a running server through keyplane.client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from keyplane.cli.output import console, fail, print_json, print_record
+from keyplane.client import (
+    KEY_ENV,
+    UNSET,
+    URL_ENV,
+    Key,
+    KeyplaneAPIError,
+    KeyplaneClient,
+    KeyplaneConnectionError,
+)
+
+app = typer.Typer(
+    name="keys",
+    help="Create, list, inspect, change and delete API keys on a running keyplane server.",
+    no_args_is_help=True,
+)
+
+
+class LimitReset(StrEnum):
+    daily = "daily"
+    weekly = "weekly"
+    monthly = "monthly"
+    none = "none"
+
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", envvar=URL_ENV, help="Server base URL (default http://127.0.0.1:8080)."),
+]
+KeyOption = Annotated[
+    str | None,
+    typer.Option("--key", envvar=KEY_ENV, help="Management key (sk_mg_...).", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+HashArgument = Annotated[str, typer.Argument(help="The key's hash (its public identifier).")]
+
+LIST_COLUMNS = ("name", "hash", "disabled", "limit", "limit_remaining", "limit_reset", "usage")
+HEADERS = {"limit_remaining": "remaining", "limit_reset": "reset"}
+
+
+@contextmanager
+def _client(url: str | None, key: str | None) -> Iterator[KeyplaneClient]:
+    """A client whose API and connection errors end the command with a message and exit code 1."""
+    if not key:
+        raise fail(f"no management key: pass --key or set {KEY_ENV}")
+    try:
+        with KeyplaneClient(url, key) as client:
+            yield client
+    except KeyplaneAPIError as exc:
+        raise fail(f"{exc.message} (HTTP {exc.status_code})") from exc
+    except KeyplaneConnectionError as exc:
+        raise fail(str(exc)) from exc
+
+
+def _show(key: Key, as_json: bool) -> None:
+    if as_json:
+        print_json(key.raw)
+    else:
+        print_record(key.raw)
+
+
+def _reset_value(reset: LimitReset | None) -> str | None:
+    return None if reset is None or reset is LimitReset.none else reset.value
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="A name for the key.")],
+    limit: Annotated[float | None, typer.Option(help="Spending limit in USD.", min=0)] = None,
+    limit_reset: Annotated[
+        LimitReset | None, typer.Option(help="Reset the limit daily, weekly or monthly (UTC).")
+    ] = None,
+    include_byok_in_limit: Annotated[
+        bool, typer.Option("--include-byok-in-limit", help="Count BYOK usage against the limit.")
+    ] = False,
+    expires_at: Annotated[
+        datetime | None,
+        typer.Option(help="UTC expiry, e.g. 2030-01-31T00:00:00.", formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    ] = None,
+    workspace_id: Annotated[str | None, typer.Option(help="Workspace (default: the org's default).")] = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an inference key; its plaintext is printed once and never again."""
+    with _client(url, key) as client:
+        created = client.create_key(
+            name,
+            limit=limit,
+            limit_reset=_reset_value(limit_reset),
+            include_byok_in_limit=include_byok_in_limit,
+            expires_at=expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if expires_at else None,
+            workspace_id=workspace_id,
+        )
+    if as_json:
+        print_json({"data": created.key.raw, "key": created.plaintext})
+        return
+    print_record(created.key.raw)
+    console.print(f"key: [bold]{created.plaintext}[/bold]", soft_wrap=True)
+    console.print("[yellow]Store the key now: it is not shown again.[/yellow]")
+
+
+@app.command("list")
+def list_keys(
+    include_disabled: Annotated[bool, typer.Option("--include-disabled", help="Show disabled keys.")] = False,
+    include_expired: Annotated[bool, typer.Option("--include-expired", help="Show expired keys.")] = False,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many keys (pages of 100).")] = 0,
+    workspace_id: Annotated[str | None, typer.Option(help="Workspace (default: the org's default).")] = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List one page (100, newest first) of the org's inference keys."""
+    with _client(url, key) as client:
+        keys = client.list_keys(
+            include_disabled=include_disabled,
+            include_expired=include_expired,
+            offset=offset,
+            workspace_id=workspace_id,
+        )
+    if as_json:
+        print_json([item.raw for item in keys])
+        return
+    table = Table(title=f"{len(keys)} key(s)" + (f" from offset {offset}" if offset else ""))
+    for column in LIST_COLUMNS:
+        # the full hash is what get/update/delete take: fold it rather than squeeze the numbers
+        if column == "hash":
+            table.add_column(column, overflow="fold", min_width=16)
+        else:
+            table.add_column(HEADERS.get(column, column), no_wrap=True)
+    for item in keys:
+        table.add_row(*["" if item.raw.get(c) is None else str(item.raw.get(c)) for c in LIST_COLUMNS])
+    console.print(table)
+
+
+@app.command("get")
+def get(
+    key_hash: HashArgument, url: UrlOption = None, key: KeyOption = None, as_json: JsonOption = False
+) -> None:
+    """Show one key with its usage and remaining limit."""
+    with _client(url, key) as client:
+        found = client.get_key(key_hash)
+    _show(found, as_json)
+
+
+@app.command("update")
+def update(
+    key_hash: HashArgument,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    disabled: Annotated[
+        bool | None,
+        typer.Option("--disable/--enable", help="Disable or re-enable the key.", show_default=False),
+    ] = None,
+    limit: Annotated[float | None, typer.Option(help="New spending limit in USD.", min=0)] = None,
+    no_limit: Annotated[bool, typer.Option("--no-limit", help="Remove the spending limit.")] = False,
+    limit_reset: Annotated[
+        LimitReset | None, typer.Option(help="New reset interval; 'none' never resets.")
+    ] = None,
+    include_byok_in_limit: Annotated[
+        bool | None,
+        typer.Option(
+            "--include-byok-in-limit/--exclude-byok-in-limit",
+            help="Count BYOK usage against the limit or not.",
+            show_default=False,
+        ),
+    ] = None,
+    expires_at: Annotated[
+        datetime | None,
+        typer.Option(help="New UTC expiry.", formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    ] = None,
+    no_expiry: Annotated[bool, typer.Option("--no-expiry", help="Remove the expiry.")] = False,
+    url: UrlOption = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change only the given fields of a key."""
+    if limit is not None and no_limit:
+        raise fail("--limit and --no-limit exclude each other")
+    if expires_at is not None and no_expiry:
+        raise fail("--expires-at and --no-expiry exclude each other")
+    changes: dict[str, Any] = {
+        "name": UNSET if name is None else name,
+        "disabled": UNSET if disabled is None else disabled,
+        "limit": None if no_limit else (UNSET if limit is None else limit),
+        "limit_reset": UNSET if limit_reset is None else _reset_value(limit_reset),
+        "include_byok_in_limit": UNSET if include_byok_in_limit is None else include_byok_in_limit,
+        "expires_at": None
+        if no_expiry
+        else (UNSET if expires_at is None else expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")),
+    }
+    if all(value is UNSET for value in changes.values()):
+        raise fail("nothing to change: pass at least one option (see --help)")
+    with _client(url, key) as client:
+        updated = client.update_key(key_hash, **changes)
+    _show(updated, as_json)
+
+
+@app.command("delete")
+def delete(
+    key_hash: HashArgument,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    url: UrlOption = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete a key for good (its usage history stays)."""
+    if not yes and not typer.confirm(f"Delete key {key_hash}?", default=False):
+        raise fail("aborted: nothing deleted")
+    with _client(url, key) as client:
+        client.delete_key(key_hash)
+    if as_json:
+        print_json({"deleted": True, "hash": key_hash})
+        return
+    console.print(f"deleted {key_hash}")
+
+
+@app.command("current")
+def current(url: UrlOption = None, key: KeyOption = None, as_json: JsonOption = False) -> None:
+    """Show the key you are calling with (any kind of key works)."""
+    with _client(url, key) as client:
+        found = client.current_key()
+    if as_json:
+        print_json(found.raw)
+        return
+    print_record({name: value for name, value in found.raw.items() if not isinstance(value, dict | list)})
