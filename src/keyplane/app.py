@@ -13,7 +13,9 @@ from keyplane import __version__
 from keyplane.config import Settings, get_settings
 from keyplane.context import AppContext
 from keyplane.db import create_engine, create_sessionmaker
+from keyplane.providers.endpoints import router as provider_router
 from keyplane.surfaces import native_auth, native_billing, openrouter, openrouter_billing, operations
+from keyplane.surfaces.bifrost import router as bifrost_router
 from keyplane.surfaces.error_handlers import install_error_handlers
 from keyplane.surfaces.middleware import RequestContextMiddleware
 
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         native_auth.signed_in,
         openrouter.management,
         openrouter.any_key,
+        provider_router,
+        bifrost_router,
         openrouter_billing.router,
         native_billing.router,
     ):

@@ -1,0 +1,143 @@
+"""Model discovery: ask the provider which models a credential can use.
+
+Failure reasons are fixed sentences: upstream bodies and URLs may echo the key, so neither is
+ever copied into `description` or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.models import ProviderCredential, ProviderSetting
+from keyplane.models.base import utcnow
+from keyplane.providers.routing import RoutableCredential, to_routable
+from keyplane.providers.secrets import SecretBox
+
+STATUS_SUCCESS = "success"
+STATUS_FAILED = "list_models_failed"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_MODELS = 10_000
+AZURE_DEPLOYMENTS_API_VERSION = "2022-12-01"
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+class DiscoveryFailed(Exception):
+    """Why the model list could not be read, in words safe to store and show."""
+
+
+def _request(credential: RoutableCredential) -> tuple[str, dict[str, str], str, str]:
+    """(url, headers, list field, id field) of the provider's model list endpoint."""
+    base = credential.base_url.rstrip("/")
+    key = credential.api_key
+    if credential.api_style == "openai":
+        return f"{base}/models", {"Authorization": f"Bearer {key}"} if key else {}, "data", "id"
+    if credential.api_style == "azure":
+        if not key:
+            raise DiscoveryFailed("Model discovery for Azure needs an API key value")
+        url = f"{base}/openai/deployments?api-version={AZURE_DEPLOYMENTS_API_VERSION}"
+        return url, {"api-key": key}, "data", "id"
+    if credential.api_style == "anthropic":
+        headers = {"x-api-key": key or "", "anthropic-version": ANTHROPIC_VERSION}
+        return f"{base}/v1/models?limit=1000", headers, "data", "id"
+    if credential.api_style == "ollama":
+        return f"{base}/api/tags", {"Authorization": f"Bearer {key}"} if key else {}, "models", "name"
+    if credential.api_style == "cohere":
+        return f"{base}/v1/models?page_size=1000", {"Authorization": f"Bearer {key}"}, "models", "name"
+    raise DiscoveryFailed(
+        f"Model discovery is not supported for provider '{credential.provider}'; list its models explicitly"
+    )
+
+
+def _parse(payload: Any, list_field: str, id_field: str) -> list[str]:
+    items = payload.get(list_field) if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise DiscoveryFailed(f"Provider answered without a '{list_field}' list of models")
+    found: list[str] = []
+    for item in items[:MAX_MODELS]:
+        model = item.get(id_field) if isinstance(item, dict) else None
+        if not isinstance(model, str) or not model or len(model) > 200:
+            raise DiscoveryFailed("Provider answered with a malformed model entry")
+        if model not in found:
+            found.append(model)
+    return found
+
+
+async def list_upstream_models(
+    credential: RoutableCredential,
+    *,
+    timeout_seconds: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[str]:
+    """The model ids the provider reports for this credential; raises DiscoveryFailed."""
+    url, headers, list_field, id_field = _request(credential)
+    try:
+        async with (
+            httpx.AsyncClient(timeout=timeout_seconds, trust_env=False, transport=transport) as client,
+            client.stream("GET", url, headers=headers) as response,
+        ):
+            if response.status_code in (401, 403):
+                raise DiscoveryFailed(f"Provider refused the credential (HTTP {response.status_code})")
+            if response.status_code >= 400:
+                raise DiscoveryFailed(f"Provider answered HTTP {response.status_code}")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk)
+                if len(body) > MAX_BODY_BYTES:
+                    raise DiscoveryFailed("Provider answered with an oversized model list")
+    except httpx.TimeoutException:
+        raise DiscoveryFailed(f"Provider did not answer within {timeout_seconds:g} seconds") from None
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.NetworkError):
+        raise DiscoveryFailed("Could not connect to the provider") from None
+    except httpx.HTTPError:
+        raise DiscoveryFailed("The request to the provider failed") from None
+    try:
+        payload = json.loads(bytes(body))
+    except ValueError:
+        raise DiscoveryFailed("Provider answered with something that is not JSON") from None
+    return _parse(payload, list_field, id_field)
+
+
+async def refresh_models(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    row: ProviderCredential,
+    box: SecretBox,
+    timeout_seconds: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> ProviderCredential:
+    """Call the provider with this credential, record the models found and the outcome."""
+    setting = await session.get(ProviderSetting, row.provider)
+    # Discovery works on disabled keys too: an operator checks a key before enabling it.
+    routable = to_routable(row, box, setting.base_url if setting else None)
+    models: list[str] = []
+    try:
+        if routable is None:
+            raise DiscoveryFailed(
+                "The credential cannot be used: no base URL, no usable value (unset environment "
+                "variable?) or a secret that cannot be decrypted"
+            )
+        models = await list_upstream_models(routable, timeout_seconds=timeout_seconds, transport=transport)
+    except DiscoveryFailed as failure:
+        row.status, row.description = STATUS_FAILED, str(failure)
+    else:
+        row.status, row.description = STATUS_SUCCESS, f"{len(models)} models found"
+        row.discovered_models = models
+    row.updated_at = utcnow()
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="provider_credential.models_refreshed",
+        object_type="provider_credential",
+        object_id=row.id,
+        org_id=principal.org_id,
+        details={"provider": row.provider, "status": row.status, "models": len(models)},
+    )
+    return row

@@ -1,0 +1,423 @@
+"""Provider credential rules: ownership (platform or BYOK), validation, secrets, audit.
+
+An org's management key sees and changes its own org's credentials; it sees the platform's
+(org_id NULL) read-only when KEYPLANE_SHOW_PLATFORM_CREDENTIALS is on. Platform credentials are
+created and changed by an owner/admin of the operator org (the first organization). Anything else
+is a 404, exactly as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
+from keyplane.models import Organization, ProviderCredential, ProviderSetting
+from keyplane.models.base import utcnow
+from keyplane.providers.catalog import CONFIG_FIELDS, ProviderInfo, get_provider
+from keyplane.providers.fields import ENV_FIELDS, SENSITIVE_FIELDS, public_form, store_field
+from keyplane.providers.routing import WILDCARD
+from keyplane.providers.schemas import MAX_MODEL_CHARS, CredentialIn
+from keyplane.providers.secrets import SecretBox
+
+_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+MAX_WEIGHT = 1_000_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """What the caller may see beyond its own org."""
+
+    show_platform: bool = True
+
+
+async def operator_org_id(session: AsyncSession) -> str | None:
+    """The first organization created: its admins run the platform."""
+    return (
+        await session.execute(
+            select(Organization.id).order_by(Organization.created_at, Organization.id).limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def is_platform_admin(session: AsyncSession, principal: Principal) -> bool:
+    if not principal.is_admin or principal.org_id is None:
+        return False
+    return principal.org_id == await operator_org_id(session)
+
+
+async def require_platform_admin(session: AsyncSession, principal: Principal, what: str) -> None:
+    if not await is_platform_admin(session, principal):
+        raise Forbidden(
+            f"{what} belong to the platform: only an owner or admin of the operator "
+            "organization may change them",
+            code="platform_admin_required",
+        )
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def _visible(principal: Principal, visibility: Visibility) -> Any:
+    own = ProviderCredential.org_id == principal.require_org()
+    return or_(own, ProviderCredential.org_id.is_(None)) if visibility.show_platform else own
+
+
+async def list_credentials(
+    *, session: AsyncSession, principal: Principal, provider: str | None, visibility: Visibility
+) -> Sequence[ProviderCredential]:
+    query = select(ProviderCredential).where(_visible(principal, visibility))
+    if provider is not None:
+        get_provider(provider)
+        query = query.where(ProviderCredential.provider == provider)
+    query = query.order_by(ProviderCredential.provider, ProviderCredential.created_at, ProviderCredential.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def get_credential(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    provider: str,
+    key_id: str,
+    visibility: Visibility,
+) -> ProviderCredential:
+    get_provider(provider)
+    row = (
+        await session.execute(
+            select(ProviderCredential).where(
+                ProviderCredential.id == key_id,
+                ProviderCredential.provider == provider,
+                _visible(principal, visibility),
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("Key not found", code="key_not_found")
+    return row
+
+
+async def _writable(
+    session: AsyncSession, principal: Principal, provider: str, key_id: str, visibility: Visibility
+) -> ProviderCredential:
+    row = await get_credential(
+        session=session, principal=principal, provider=provider, key_id=key_id, visibility=visibility
+    )
+    if row.org_id is None:
+        await require_platform_admin(session, principal, "Platform credentials")
+    return row
+
+
+# ---- validation ------------------------------------------------------------------------------
+
+
+def _model_list(values: list[str], field: str, *, allow_wildcard: bool) -> list[str]:
+    cleaned: list[str] = []
+    for value in values:
+        name = value.strip()
+        if not name or len(name) > MAX_MODEL_CHARS:
+            raise BadRequest(f"{field}: every model must be 1-{MAX_MODEL_CHARS} characters")
+        if name not in cleaned:
+            cleaned.append(name)
+    if WILDCARD in cleaned:
+        if not allow_wildcard:
+            raise BadRequest(f"{field}: '*' is not allowed here (disable the key instead)")
+        if len(cleaned) > 1:
+            raise BadRequest(f"{field}: '*' means every model and cannot be mixed with model names")
+    return cleaned
+
+
+def _aliases(values: dict[str, str]) -> dict[str, str]:
+    cleaned: dict[str, str] = {}
+    for key, target in values.items():
+        key, target = key.strip(), target.strip()
+        if not key or not target or len(key) > MAX_MODEL_CHARS or len(target) > MAX_MODEL_CHARS:
+            raise BadRequest(f"aliases: names and targets must be 1-{MAX_MODEL_CHARS} characters")
+        if key == WILDCARD:
+            raise BadRequest("aliases: '*' cannot be aliased")
+        cleaned[key] = target
+    return cleaned
+
+
+def _weight(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise BadRequest("weight must be a number >= 0")
+    if value > MAX_WEIGHT:
+        raise BadRequest(f"weight must be at most {MAX_WEIGHT:g}")
+    return float(value)
+
+
+def _check_blocks(info: ProviderInfo, body: CredentialIn) -> None:
+    for field, owner in CONFIG_FIELDS.items():
+        if getattr(body, field) is not None and owner != info.name:
+            raise BadRequest(f"{field} is only valid for provider '{owner}', not '{info.name}'")
+
+
+def _store_config(
+    info: ProviderInfo, body: CredentialIn, box: SecretBox, previous: dict[str, Any]
+) -> dict[str, Any]:
+    """The provider's block with every EnvVar field in stored form (secrets encrypted)."""
+    field = info.config_field
+    if field is None:
+        return {}
+    block = getattr(body, field)
+    if block is None:
+        return {}
+    old_block = previous.get(field, {}) if isinstance(previous.get(field), dict) else {}
+    stored: dict[str, Any] = {}
+    data = block.model_dump(exclude_none=True)
+    for name in ENV_FIELDS.get(field, ()):
+        value = store_field(
+            getattr(block, name),
+            field=f"{field}.{name}",
+            sensitive=name in SENSITIVE_FIELDS.get(field, frozenset()),
+            box=box,
+            previous=old_block.get(name),
+        )
+        data.pop(name, None)
+        if value is not None:
+            stored[name] = value
+    stored.update(data)  # plain fields: scopes, model_name, batch_s3_config, use_deployments_endpoint
+    return {field: stored}
+
+
+def _require_config(info: ProviderInfo, config: dict[str, Any], base_url_override: str | None) -> None:
+    """The fields a provider cannot work without; the error names the missing one."""
+    block = config.get(info.config_field or "", {})
+    required: tuple[str, ...] = ()
+    if info.name == "azure":
+        required = ("endpoint",)
+    elif info.name == "vertex":
+        required = ("project_id", "region")
+    elif info.name == "bedrock":
+        required = ("region",)
+    elif info.name in ("vllm", "sgl") and not base_url_override:
+        required = ("url",)
+    for name in required:
+        if name not in block:
+            raise BadRequest(f"{info.config_field}.{name} is required for provider '{info.name}'")
+
+
+def _has_entra_auth(config: dict[str, Any]) -> bool:
+    block = config.get("azure_key_config", {})
+    return all(name in block for name in ("client_id", "client_secret", "tenant_id"))
+
+
+def config_hash(row: ProviderCredential) -> str:
+    """Change detection over the user-visible configuration (never over ciphertext)."""
+    config = {
+        field: {name: public_form(value) for name, value in block.items()}
+        for field, block in (row.config or {}).items()
+        if isinstance(block, dict)
+    }
+    canonical = {
+        "provider": row.provider,
+        "name": row.name,
+        "value": public_form(row.value),
+        "models": row.models,
+        "blacklisted_models": row.blacklisted_models,
+        "weight": row.weight,
+        "aliases": row.aliases,
+        "config": config,
+        "enabled": row.enabled,
+        "use_for_batch_api": row.use_for_batch_api,
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def _provider_base_url(session: AsyncSession, provider: str) -> str | None:
+    setting = await session.get(ProviderSetting, provider)
+    return setting.base_url if setting else None
+
+
+async def _check_name_free(
+    session: AsyncSession, *, name: str, org_id: str | None, exclude_id: str | None
+) -> None:
+    """Names are unique among what an org sees: its own credentials and the platform's."""
+    query = select(ProviderCredential.id).where(ProviderCredential.name == name)
+    if org_id is not None:
+        query = query.where(or_(ProviderCredential.org_id == org_id, ProviderCredential.org_id.is_(None)))
+    if exclude_id is not None:
+        query = query.where(ProviderCredential.id != exclude_id)
+    if (await session.execute(query.limit(1))).first() is not None:
+        raise Conflict(f"A key named '{name}' already exists", code="duplicate_name")
+
+
+async def _apply(
+    session: AsyncSession,
+    row: ProviderCredential,
+    info: ProviderInfo,
+    body: CredentialIn,
+    box: SecretBox,
+) -> None:
+    """Validate the whole body and write it onto `row` (PUT semantics: every field replaced)."""
+    _check_blocks(info, body)
+    name = body.name.strip()
+    if not name:
+        raise BadRequest("name must not be empty")
+    models = _model_list(body.models, "models", allow_wildcard=True)
+    blacklist = _model_list(body.blacklisted_models, "blacklisted_models", allow_wildcard=False)
+    aliases = _aliases(body.aliases)
+    weight = _weight(body.weight)
+    config = _store_config(info, body, box, row.config or {})
+    _require_config(info, config, await _provider_base_url(session, info.name))
+    value = store_field(body.value, field="value", sensitive=True, box=box, previous=row.value)
+    if value is None and info.requires_value and not (info.name == "azure" and _has_entra_auth(config)):
+        raise BadRequest(f"value is required for provider '{info.name}'")
+    await _check_name_free(session, name=name, org_id=row.org_id, exclude_id=row.id)
+    row.name = name
+    row.value = value
+    row.models = models
+    row.blacklisted_models = blacklist
+    row.aliases = aliases
+    row.weight = weight
+    row.config = config
+    row.enabled = body.enabled
+    row.use_for_batch_api = body.use_for_batch_api
+    row.config_hash = config_hash(row)
+
+
+def _audit_details(row: ProviderCredential, **extra: Any) -> dict[str, Any]:
+    return {
+        "provider": row.provider,
+        "name": row.name,
+        "platform": row.org_id is None,
+        "enabled": row.enabled,
+        **extra,
+    }
+
+
+async def _flush(session: AsyncSession, what: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A concurrent request took the id or name between our check and the insert.
+        raise Conflict(f"A key with this {what} already exists", code="duplicate_key") from None
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+async def create_credential(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    provider: str,
+    body: CredentialIn,
+    box: SecretBox,
+) -> ProviderCredential:
+    info = get_provider(provider)
+    org_id: str | None = principal.require_org()
+    if body.platform:
+        await require_platform_admin(session, principal, "Platform credentials")
+        org_id = None
+    key_id = body.id.strip() if body.id else str(uuid.uuid4())
+    if not _ID.match(key_id):
+        raise BadRequest("id may contain only letters, digits and . _ : -")
+    if await session.get(ProviderCredential, key_id) is not None:
+        raise Conflict("A key with this id already exists", code="duplicate_id")
+    now = utcnow()
+    row = ProviderCredential(
+        id=key_id,
+        org_id=org_id,
+        provider=info.name,
+        config={},
+        value=None,
+        status="",
+        description="",
+        discovered_models=[],
+        created_at=now,
+        updated_at=now,
+    )
+    await _apply(session, row, info, body, box)
+    session.add(row)
+    await _flush(session, "id or name")
+    await record_event(
+        session=session,
+        principal=principal,
+        action="provider_credential.created",
+        object_type="provider_credential",
+        object_id=row.id,
+        org_id=principal.org_id,
+        details=_audit_details(row),
+    )
+    return row
+
+
+async def replace_credential(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    provider: str,
+    key_id: str,
+    body: CredentialIn,
+    box: SecretBox,
+    visibility: Visibility,
+) -> ProviderCredential:
+    info = get_provider(provider)
+    row = await _writable(session, principal, provider, key_id, visibility)
+    if body.id is not None and body.id != key_id:
+        raise BadRequest("id in the body does not match the key in the path")
+    if body.platform != (row.org_id is None):
+        raise BadRequest("platform cannot be changed; create a new key instead")
+    before = row.config_hash
+    await _apply(session, row, info, body, box)
+    row.updated_at = utcnow()
+    await _flush(session, "name")
+    await record_event(
+        session=session,
+        principal=principal,
+        action="provider_credential.updated",
+        object_type="provider_credential",
+        object_id=row.id,
+        org_id=principal.org_id,
+        details=_audit_details(row, changed=before != row.config_hash),
+    )
+    return row
+
+
+async def delete_credential(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    provider: str,
+    key_id: str,
+    visibility: Visibility,
+) -> ProviderCredential:
+    row = await _writable(session, principal, provider, key_id, visibility)
+    await record_event(
+        session=session,
+        principal=principal,
+        action="provider_credential.deleted",
+        object_type="provider_credential",
+        object_id=row.id,
+        org_id=principal.org_id,
+        details=_audit_details(row),
+    )
+    await session.delete(row)
+    await session.flush()
+    return row
+
+
+async def writable_credential(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    provider: str,
+    key_id: str,
+    visibility: Visibility,
+) -> ProviderCredential:
+    """A credential the caller may change (refresh-models writes its status)."""
+    return await _writable(session, principal, provider, key_id, visibility)

@@ -1,0 +1,58 @@
+"""Platform-level provider settings: a base URL override points a provider at any compatible server.
+
+Only an owner/admin of the operator org may set one: a base URL decides where every org's
+requests (and the platform's credentials) are sent.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.errors import BadRequest
+from keyplane.models import ProviderSetting
+from keyplane.models.base import utcnow
+from keyplane.providers.catalog import ProviderInfo
+from keyplane.providers.service import require_platform_admin
+
+
+def check_base_url(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest("base_url must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise BadRequest("base_url must not carry credentials; put them in a key's value")
+    if parts.query or parts.fragment:
+        raise BadRequest("base_url must not have a query or fragment")
+    return url
+
+
+async def put_setting(
+    *, session: AsyncSession, principal: Principal, info: ProviderInfo, base_url: str | None
+) -> ProviderSetting:
+    await require_platform_admin(session, principal, "Provider settings")
+    url = check_base_url(base_url)
+    setting = await session.get(ProviderSetting, info.name)
+    if setting is None:
+        setting = ProviderSetting(provider=info.name, base_url=url, extra={}, updated_at=utcnow())
+        session.add(setting)
+    else:
+        setting.base_url = url
+        setting.updated_at = utcnow()
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="provider_setting.updated",
+        object_type="provider_setting",
+        object_id=info.name,
+        org_id=principal.org_id,
+        details={"base_url": url},
+    )
+    return setting

@@ -1,0 +1,180 @@
+"""Bifrost provider-key API (seed 003) at /api/providers/{provider}/keys and /api/keys.
+
+Management keys only: inference keys and user sessions are refused by the router dependency, and
+an `x-api-key` header is never read, so it authenticates nothing. Errors use Bifrost's shape
+(chosen by path prefix in error_shapes.py).
+
+List shapes: `GET /api/providers/{provider}/keys` answers `{"keys": [...], "total": n}`;
+`GET /api/keys` answers a bare array of key objects, as Bifrost does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import PROVIDERS_READ, PROVIDERS_WRITE, require_scope
+from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.models import ProviderCredential
+from keyplane.providers import discovery
+from keyplane.providers import service as credentials
+from keyplane.providers.catalog import CONFIG_FIELDS
+from keyplane.providers.fields import ENV_FIELDS, render_field
+from keyplane.providers.schemas import CredentialIn
+from keyplane.providers.secrets import SecretBox, box_for
+from keyplane.providers.service import Visibility
+
+router = APIRouter(prefix="/api", tags=["bifrost"], dependencies=[Depends(require_management_key)])
+
+
+def secret_box(request: Request) -> SecretBox:
+    context = get_context(request)
+    return box_for(context.secret_key, context.settings.secret_key_previous)
+
+
+def visibility(request: Request) -> Visibility:
+    return Visibility(show_platform=get_context(request).settings.show_platform_credentials)
+
+
+def key_object(row: ProviderCredential) -> dict[str, Any]:
+    """Seed 003's key object, secrets redacted; keyplane adds provider, platform, discovered_models."""
+    body: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "value": render_field(row.value),
+        "models": list(row.models or []),
+        "blacklisted_models": list(row.blacklisted_models or []),
+        "weight": row.weight,
+        "aliases": dict(row.aliases or {}),
+    }
+    for field in CONFIG_FIELDS:
+        block = (row.config or {}).get(field)
+        if isinstance(block, dict):
+            rendered = dict(block)
+            for name in ENV_FIELDS.get(field, ()):
+                if name in rendered:
+                    rendered[name] = render_field(rendered[name])
+            body[field] = rendered
+    body.update(
+        {
+            "enabled": row.enabled,
+            "use_for_batch_api": row.use_for_batch_api,
+            "config_hash": row.config_hash,
+            "status": row.status,
+            "description": row.description,
+            "provider": row.provider,
+            "platform": row.org_id is None,
+            "discovered_models": list(row.discovered_models or []),
+        }
+    )
+    return body
+
+
+def _read(principal: Principal) -> Principal:
+    require_scope(principal, PROVIDERS_READ)
+    return principal
+
+
+def _write(principal: Principal) -> Principal:
+    require_scope(principal, PROVIDERS_WRITE)
+    return principal
+
+
+@router.get("/keys")
+async def list_all_keys(request: Request, session: Session, principal: ManagementPrincipal) -> list[Any]:
+    rows = await credentials.list_credentials(
+        session=session, principal=_read(principal), provider=None, visibility=visibility(request)
+    )
+    return [key_object(row) for row in rows]
+
+
+@router.get("/providers/{provider}/keys")
+async def list_provider_keys(
+    provider: str, request: Request, session: Session, principal: ManagementPrincipal
+) -> dict[str, Any]:
+    rows = await credentials.list_credentials(
+        session=session, principal=_read(principal), provider=provider, visibility=visibility(request)
+    )
+    return {"keys": [key_object(row) for row in rows], "total": len(rows)}
+
+
+@router.post("/providers/{provider}/keys")
+async def create_key(
+    provider: str, body: CredentialIn, request: Request, session: Session, principal: ManagementPrincipal
+) -> dict[str, Any]:
+    row = await credentials.create_credential(
+        session=session, principal=_write(principal), provider=provider, body=body, box=secret_box(request)
+    )
+    return key_object(row)
+
+
+@router.get("/providers/{provider}/keys/{key_id}")
+async def get_key(
+    provider: str, key_id: str, request: Request, session: Session, principal: ManagementPrincipal
+) -> dict[str, Any]:
+    row = await credentials.get_credential(
+        session=session,
+        principal=_read(principal),
+        provider=provider,
+        key_id=key_id,
+        visibility=visibility(request),
+    )
+    return key_object(row)
+
+
+@router.put("/providers/{provider}/keys/{key_id}")
+async def replace_key(
+    provider: str,
+    key_id: str,
+    body: CredentialIn,
+    request: Request,
+    session: Session,
+    principal: ManagementPrincipal,
+) -> dict[str, Any]:
+    row = await credentials.replace_credential(
+        session=session,
+        principal=_write(principal),
+        provider=provider,
+        key_id=key_id,
+        body=body,
+        box=secret_box(request),
+        visibility=visibility(request),
+    )
+    return key_object(row)
+
+
+@router.delete("/providers/{provider}/keys/{key_id}")
+async def delete_key(
+    provider: str, key_id: str, request: Request, session: Session, principal: ManagementPrincipal
+) -> dict[str, Any]:
+    row = await credentials.delete_credential(
+        session=session,
+        principal=_write(principal),
+        provider=provider,
+        key_id=key_id,
+        visibility=visibility(request),
+    )
+    return key_object(row)
+
+
+@router.post("/providers/{provider}/keys/{key_id}/refresh-models")
+async def refresh_models(
+    provider: str, key_id: str, request: Request, session: Session, principal: ManagementPrincipal
+) -> dict[str, Any]:
+    row = await credentials.writable_credential(
+        session=session,
+        principal=_write(principal),
+        provider=provider,
+        key_id=key_id,
+        visibility=visibility(request),
+    )
+    row = await discovery.refresh_models(
+        session=session,
+        principal=principal,
+        row=row,
+        box=secret_box(request),
+        timeout_seconds=get_context(request).settings.provider_discovery_timeout_seconds,
+    )
+    return key_object(row)
