@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyplane.models.base import Base, JSONType, utcnow
@@ -13,14 +13,18 @@ from keyplane.models.base import Base, JSONType, utcnow
 
 class ProviderCredential(Base):
     __tablename__ = "provider_credentials"
-    __table_args__ = (Index("ix_provider_credentials_provider_org_id", "provider", "org_id"),)
+    # Names are unique per owner; the service also keeps platform names (org_id NULL) unique.
+    __table_args__ = (
+        Index("ix_provider_credentials_provider_org_id", "provider", "org_id"),
+        UniqueConstraint("org_id", "name"),
+    )
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     org_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), nullable=True
     )
     provider: Mapped[str] = mapped_column(String(50))
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
     # Stored secret: {"kind": "literal", "ciphertext": ...} or {"kind": "env", "env_var": ...}.
     value: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     models: Mapped[list[str]] = mapped_column(JSONType, default=list)

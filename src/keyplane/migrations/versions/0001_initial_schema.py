@@ -261,7 +261,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_credentials")),
-        sa.UniqueConstraint("name", name=op.f("uq_provider_credentials_name")),
+        sa.UniqueConstraint("org_id", "name", name=op.f("uq_provider_credentials_org_id_name")),
     )
     with op.batch_alter_table("provider_credentials", schema=None) as batch_op:
         batch_op.create_index("ix_provider_credentials_provider_org_id", ["provider", "org_id"], unique=False)
