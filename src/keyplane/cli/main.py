@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from keyplane.cli import keys, server
+from keyplane.cli import secrets as secrets_cli
 
 app = typer.Typer(
     name="keyplane",
@@ -16,6 +17,7 @@ app.command()(server.init)
 app.command()(server.migrate)
 app.command()(server.serve)
 app.add_typer(keys.app, name="keys")
+app.add_typer(secrets_cli.app, name="secrets")
 
 
 if __name__ == "__main__":
