@@ -14,7 +14,15 @@ from keyplane.config import Settings, get_settings
 from keyplane.context import AppContext
 from keyplane.db import create_engine, create_sessionmaker
 from keyplane.providers.endpoints import router as provider_router
-from keyplane.surfaces import native_auth, native_billing, openrouter, openrouter_billing, operations
+from keyplane.surfaces import (
+    cortecs,
+    native_auth,
+    native_billing,
+    native_usage,
+    openrouter,
+    openrouter_billing,
+    operations,
+)
 from keyplane.surfaces.bifrost import router as bifrost_router
 from keyplane.surfaces.error_handlers import install_error_handlers
 from keyplane.surfaces.middleware import RequestContextMiddleware
@@ -66,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bifrost_router,
         openrouter_billing.router,
         native_billing.router,
+        native_usage.router,
+        cortecs.router,
     ):
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

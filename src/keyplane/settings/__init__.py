@@ -1,0 +1,1 @@
+"""Per-workspace settings: the project config (Cortecs's inference_config) the gateway applies."""

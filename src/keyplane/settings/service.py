@@ -1,0 +1,133 @@
+"""Project config rules: defaults on first read, admin-only changes unless allow_overwrite, audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import SETTINGS_WRITE, require_scope
+from keyplane.errors import BadRequest, Forbidden, NotFound
+from keyplane.models import ProjectConfig, Workspace
+from keyplane.models.base import new_uuid, utcnow
+from keyplane.providers.catalog import PROVIDERS, is_known_provider
+from keyplane.settings.schemas import DEFAULT_INFERENCE_CONFIG, NULLABLE_FIELDS, ProjectConfigUpdate
+
+
+def inference_config_of(config: ProjectConfig) -> dict[str, Any]:
+    """Every field present: stored values over the defaults (rows may predate a new field)."""
+    stored = config.inference_config or {}
+    return {name: stored.get(name, default) for name, default in DEFAULT_INFERENCE_CONFIG.items()}
+
+
+async def _find(
+    session: AsyncSession, workspace_id: str, *, for_update: bool = False
+) -> ProjectConfig | None:
+    query = select(ProjectConfig).where(ProjectConfig.workspace_id == workspace_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_project_config(*, session: AsyncSession, workspace_id: str) -> ProjectConfig:
+    """The workspace's config, created with the defaults on first read (safe under concurrent reads)."""
+    config = await _find(session, workspace_id)
+    if config is not None:
+        return config
+    if await session.get(Workspace, workspace_id) is None:
+        raise NotFound("Project configuration not found")
+    now = utcnow()
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = (
+        module.insert(ProjectConfig)
+        .values(
+            id=new_uuid(),
+            workspace_id=workspace_id,
+            inference_config=dict(DEFAULT_INFERENCE_CONFIG),
+            allow_overwrite=False,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["workspace_id"])
+    )
+    await session.execute(statement)
+    config = await _find(session, workspace_id)
+    assert config is not None
+    return config
+
+
+def _clean_providers(names: list[str]) -> list[str]:
+    cleaned: list[str] = []
+    for raw in names:
+        name = raw.strip().lower()
+        if not is_known_provider(name):
+            known = ", ".join(sorted(PROVIDERS))
+            raise BadRequest(
+                f"Unknown provider '{raw[:100]}' in allowed_providers; known providers: {known}",
+                code="unknown_provider",
+            )
+        if name not in cleaned:
+            cleaned.append(name)
+    return cleaned
+
+
+async def update_project_config(
+    *,
+    session: AsyncSession,
+    principal: Principal | None,
+    workspace_id: str,
+    update: ProjectConfigUpdate,
+) -> ProjectConfig:
+    """Apply the sent fields; only admins may change it while allow_overwrite is false.
+
+    While allow_overwrite is true any management key of the workspace's org may change the
+    inference config, but allow_overwrite itself stays an admin decision.
+    """
+    if principal is not None:
+        require_scope(principal, SETTINGS_WRITE)
+    await get_project_config(session=session, workspace_id=workspace_id)
+    config = await _find(session, workspace_id, for_update=True)
+    assert config is not None
+    is_admin = principal is None or principal.is_admin
+    if not is_admin and not config.allow_overwrite:
+        raise Forbidden(
+            "Only project admins can change the project config while allow_overwrite is false",
+            code="admin_required",
+        )
+    current = inference_config_of(config)
+    changes: dict[str, Any] = {}
+    for name, value in update.inference_config.sent_values().items():
+        if value is None and name not in NULLABLE_FIELDS:
+            raise BadRequest(f"inference_config.{name} must not be null")
+        if name == "allowed_providers":
+            value = _clean_providers(value)
+        if current[name] != value:
+            changes[name] = value
+    new_overwrite = update.allow_overwrite
+    if new_overwrite is not None and new_overwrite != config.allow_overwrite:
+        if not is_admin:
+            raise Forbidden("Only project admins can change allow_overwrite", code="admin_required")
+        changes["allow_overwrite"] = new_overwrite
+    if not changes:
+        return config
+    config.inference_config = {**current, **{k: v for k, v in changes.items() if k in current}}
+    if new_overwrite is not None:
+        config.allow_overwrite = new_overwrite
+    config.updated_at = utcnow()
+    await session.flush()
+    workspace = await session.get(Workspace, workspace_id)
+    await record_event(
+        session=session,
+        principal=principal,
+        action="project_config.updated",
+        object_type="project_config",
+        object_id=config.id,
+        org_id=workspace.org_id if workspace else None,
+        details={"workspace_id": workspace_id, "changes": changes},
+    )
+    return config
