@@ -1,0 +1,199 @@
+"""keyplane's own usage routes: filtered pages, groupings by day/model/key, and a streamed CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.billing.money import nanos_to_usd
+from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.models import ApiKey, UsageRecord
+from keyplane.surfaces.openrouter_shapes import iso
+from keyplane.usage import queries
+from keyplane.usage.queries import UsageFilter
+from keyplane.usage.service import usage_filter_for
+
+router = APIRouter(prefix="/api/v1/usage", tags=["usage"], dependencies=[Depends(require_management_key)])
+
+CSV_COLUMNS = (
+    "id",
+    "request_id",
+    "created_at",
+    "key_hash",
+    "user_id",
+    "workspace_id",
+    "model",
+    "provider",
+    "is_byok",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "total_tokens",
+    "cost",
+    "latency_ms",
+    "status_code",
+    "streamed",
+    "error",
+)
+
+
+def record_object(record: UsageRecord, key_hash: str | None) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "request_id": record.request_id,
+        "created_at": iso(record.created_at),
+        "key_hash": key_hash,
+        "user_id": record.user_id,
+        "workspace_id": record.workspace_id,
+        "model": record.model,
+        "provider": record.provider,
+        "is_byok": record.is_byok,
+        "prompt_tokens": record.prompt_tokens,
+        "completion_tokens": record.completion_tokens,
+        "cached_tokens": record.cached_tokens,
+        "total_tokens": record.prompt_tokens + record.completion_tokens,
+        "cost": nanos_to_usd(record.cost_nanousd),
+        "latency_ms": record.latency_ms,
+        "status_code": record.status_code,
+        "streamed": record.streamed,
+        "error": record.error,
+    }
+
+
+def group_object(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k not in ("cost_nanousd", "byok_cost_nanousd", "key_id")}
+    out["cost"] = nanos_to_usd(row["cost_nanousd"])
+    out["byok_cost"] = nanos_to_usd(row["byok_cost_nanousd"])
+    return out
+
+
+async def key_hashes(session: AsyncSession, key_ids: set[str]) -> dict[str, str]:
+    if not key_ids:
+        return {}
+    rows = await session.execute(select(ApiKey.id, ApiKey.hash).where(ApiKey.id.in_(key_ids)))
+    return {key_id: key_hash for key_id, key_hash in rows.all()}
+
+
+async def _filter(
+    session: AsyncSession,
+    principal: ManagementPrincipal,
+    start: datetime | None,
+    end: datetime | None,
+    key_hash: str | None,
+    user_id: str | None,
+    workspace_id: str | None,
+    model: str | None,
+) -> UsageFilter:
+    return await usage_filter_for(
+        session=session,
+        principal=principal,
+        start=start,
+        end=end,
+        key_hash=key_hash,
+        user_id=user_id,
+        workspace_id=workspace_id,
+        model=model,
+    )
+
+
+Start = Annotated[datetime | None, Query(description="Inclusive, ISO 8601 (UTC when no offset).")]
+End = Annotated[datetime | None, Query(description="Exclusive, ISO 8601 (UTC when no offset).")]
+KeyHash = Annotated[str | None, Query(max_length=128, description="A key hash of this org.")]
+Id = Annotated[str | None, Query(max_length=64)]
+Model = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("")
+async def list_usage(
+    session: Session,
+    principal: ManagementPrincipal,
+    start: Start = None,
+    end: End = None,
+    key_hash: KeyHash = None,
+    user_id: Id = None,
+    workspace_id: Id = None,
+    model: Model = None,
+    group_by: Literal["day", "model", "key"] | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 100,
+) -> dict[str, Any]:
+    """Usage records newest first, one page at a time, or sums grouped by day, model or key."""
+    usage_filter = await _filter(session, principal, start, end, key_hash, user_id, workspace_id, model)
+    if group_by is not None:
+        rows = await queries.grouped_usage(session=session, filter=usage_filter, group_by=group_by)
+        return {"data": [group_object(r) for r in rows], "group_by": group_by}
+    records, total = await queries.list_usage_records(
+        session=session, filter=usage_filter, page=page, page_size=page_size
+    )
+    hashes = await key_hashes(session, {r.key_id for r in records})
+    return {
+        "data": [record_object(r, hashes.get(r.key_id)) for r in records],
+        "pagination": {
+            "page": page,
+            "page_size": page_size,
+            "total": total,
+            "has_more": page * page_size < total,
+        },
+    }
+
+
+@router.get("/export.csv")
+async def export_usage(
+    request: Request,
+    session: Session,
+    principal: ManagementPrincipal,
+    start: Start = None,
+    end: End = None,
+    key_hash: KeyHash = None,
+    user_id: Id = None,
+    workspace_id: Id = None,
+    model: Model = None,
+) -> StreamingResponse:
+    """Every matching record as CSV, streamed in keyset batches so memory stays flat."""
+    usage_filter = await _filter(session, principal, start, end, key_hash, user_id, workspace_id, model)
+    sessions = get_context(request).sessions
+
+    async def rows() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        async with sessions() as export_session:  # the request's session closes before streaming ends
+            hashes: dict[str, str] = {}
+            batch: list[UsageRecord] = []
+            async for record in queries.iter_usage_records(session=export_session, filter=usage_filter):
+                batch.append(record)
+                if len(batch) >= queries.EXPORT_BATCH:
+                    yield await _csv_chunk(export_session, batch, hashes, buffer, writer)
+                    batch = []
+            yield await _csv_chunk(export_session, batch, hashes, buffer, writer)
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="usage.csv"'},
+    )
+
+
+async def _csv_chunk(
+    session: AsyncSession,
+    batch: list[UsageRecord],
+    hashes: dict[str, str],
+    buffer: io.StringIO,
+    writer: Any,
+) -> str:
+    hashes.update(await key_hashes(session, {r.key_id for r in batch} - hashes.keys()))
+    for record in batch:
+        item = record_object(record, hashes.get(record.key_id))
+        writer.writerow(["" if item[c] is None else item[c] for c in CSV_COLUMNS])
+    chunk = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return chunk
