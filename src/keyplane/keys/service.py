@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,6 +31,7 @@ from keyplane.models.base import utcnow
 from keyplane.orgs.service import workspace_in_org
 
 LIST_PAGE_SIZE = 100
+KEY_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 async def create_key(
@@ -148,6 +150,10 @@ async def list_keys(
 
 
 async def get_key(*, session: AsyncSession, principal: Principal, key_hash: str) -> ApiKey:
+    # Anything but a sha256 hex digest names no key: answer without a query (and without handing
+    # PostgreSQL a NUL byte it would refuse).
+    if not KEY_HASH.fullmatch(key_hash):
+        raise NotFound("API key not found")
     key = await repository.find_visible_key(session, principal, key_hash)
     if key is None:
         raise NotFound("API key not found")

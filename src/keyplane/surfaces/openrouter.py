@@ -22,7 +22,9 @@ LimitReset = Literal["daily", "weekly", "monthly"]
 Name = Annotated[StrictStr, Field(max_length=10_000)]
 Usd = StrictFloat
 Flag = StrictBool
-Identifier = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+# No control characters: PostgreSQL refuses NUL in text, and ids never contain any.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+Identifier = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS)]
 
 
 class ExternalBody(BaseModel):
@@ -30,8 +32,8 @@ class ExternalBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    user: Annotated[StrictStr, Field(min_length=1, max_length=256)]
-    api_key: Annotated[StrictStr, Field(max_length=256)] | None = None
+    user: Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=NO_CONTROL_CHARACTERS)]
+    api_key: Annotated[StrictStr, Field(max_length=256, pattern=NO_CONTROL_CHARACTERS)] | None = None
 
 
 class CreateKeyBody(BaseModel):
@@ -93,7 +95,7 @@ async def list_keys(
     include_disabled: bool = False,
     include_expired: bool = False,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    workspace_id: Annotated[str | None, Query(max_length=64)] = None,
+    workspace_id: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
 ) -> dict[str, Any]:
     found = await keys.list_keys(
         session=session,
