@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 def window_start(reset: str | None, now: datetime) -> datetime | None:
     """Start of the current window for a reset interval; None means the window never resets."""
+    now = now.astimezone(UTC)  # windows follow the UTC calendar whatever zone the instant is in
     midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
     if reset == "daily":
         return midnight
