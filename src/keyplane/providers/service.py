@@ -70,15 +70,18 @@ async def require_platform_admin(session: AsyncSession, principal: Principal, wh
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def _visible(principal: Principal, visibility: Visibility) -> Any:
+async def _visible(session: AsyncSession, principal: Principal, visibility: Visibility) -> Any:
+    """Own credentials, plus the platform's when shown to orgs (always to the platform admins)."""
     own = ProviderCredential.org_id == principal.require_org()
-    return or_(own, ProviderCredential.org_id.is_(None)) if visibility.show_platform else own
+    if visibility.show_platform or await is_platform_admin(session, principal):
+        return or_(own, ProviderCredential.org_id.is_(None))
+    return own
 
 
 async def list_credentials(
     *, session: AsyncSession, principal: Principal, provider: str | None, visibility: Visibility
 ) -> Sequence[ProviderCredential]:
-    query = select(ProviderCredential).where(_visible(principal, visibility))
+    query = select(ProviderCredential).where(await _visible(session, principal, visibility))
     if provider is not None:
         get_provider(provider)
         query = query.where(ProviderCredential.provider == provider)
@@ -100,7 +103,7 @@ async def get_credential(
             select(ProviderCredential).where(
                 ProviderCredential.id == key_id,
                 ProviderCredential.provider == provider,
-                _visible(principal, visibility),
+                await _visible(session, principal, visibility),
             )
         )
     ).scalar_one_or_none()
