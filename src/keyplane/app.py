@@ -25,6 +25,7 @@ from keyplane.surfaces import (
 )
 from keyplane.surfaces.bifrost import router as bifrost_router
 from keyplane.surfaces.error_handlers import install_error_handlers
+from keyplane.surfaces.gateway import mount_gateway, start_gateway
 from keyplane.surfaces.middleware import RequestContextMiddleware
 
 logger = logging.getLogger("keyplane")
@@ -33,6 +34,7 @@ logger = logging.getLogger("keyplane")
 # register cleanup on the exit stack. Domains append to this list at import time.
 LifespanHook = Callable[[AppContext, AsyncExitStack], Awaitable[None]]
 LIFESPAN_HOOKS: list[LifespanHook] = []
+LIFESPAN_HOOKS.append(start_gateway)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -78,5 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cortecs.router,
     ):
         app.include_router(router)
+    mount_gateway(app, context)  # the gateway's raw ASGI layer sits inside the request-context middleware
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -1,0 +1,1 @@
+"""The gateway domain: key cache, limits and reservations, routing, forwarding and metering."""

@@ -1,0 +1,137 @@
+"""The key record the gateway needs, cached by hash with a short TTL so revocations land in < 1 s."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from keyplane.models import ApiKey
+
+# Unknown hashes are remembered briefly too, so a flood of bad keys does not become a flood of queries.
+MISSING_TTL_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An immutable copy of the columns of api_keys the hot path reads."""
+
+    id: str
+    hash: str
+    kind: str
+    org_id: str
+    workspace_id: str
+    user_id: str | None
+    disabled: bool
+    revoked: bool
+    expires_at: datetime | None
+    limit_nanousd: int | None
+    limit_reset: str | None
+    include_byok_in_limit: bool
+    allowed_models: tuple[str, ...] | None
+    rate_limit_rpm: int | None
+    rate_limit_tpm: int | None
+
+    def refusal(self, now: datetime) -> str | None:
+        """Why the key may not be used now (same rules as keyplane.auth.service.key_refusal)."""
+        if self.revoked:
+            return "API key revoked"
+        if self.disabled:
+            return "API key disabled"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "API key expired"
+        return None
+
+    def allows_model(self, model: str) -> bool:
+        return not self.allowed_models or model in self.allowed_models
+
+
+_COLUMNS = (
+    ApiKey.id,
+    ApiKey.hash,
+    ApiKey.kind,
+    ApiKey.org_id,
+    ApiKey.workspace_id,
+    ApiKey.creator_user_id,
+    ApiKey.disabled,
+    ApiKey.revoked,
+    ApiKey.expires_at,
+    ApiKey.limit_nanousd,
+    ApiKey.limit_reset,
+    ApiKey.include_byok_in_limit,
+    ApiKey.allowed_models,
+    ApiKey.rate_limit_rpm,
+    ApiKey.rate_limit_tpm,
+)
+
+
+async def load_key_record(session: AsyncSession, key_hash: str) -> KeyRecord | None:
+    row = (await session.execute(select(*_COLUMNS).where(ApiKey.hash == key_hash))).first()
+    if row is None:
+        return None
+    allowed = row[12]
+    return KeyRecord(
+        id=row[0],
+        hash=row[1],
+        kind=row[2],
+        org_id=row[3],
+        workspace_id=row[4],
+        user_id=row[5],
+        disabled=bool(row[6]),
+        revoked=bool(row[7]),
+        expires_at=row[8],
+        limit_nanousd=row[9],
+        limit_reset=row[10],
+        include_byok_in_limit=bool(row[11]),
+        allowed_models=tuple(str(m) for m in allowed) if allowed else None,
+        rate_limit_rpm=row[13],
+        rate_limit_tpm=row[14],
+    )
+
+
+class KeyCache:
+    """hash -> (record or None, loaded at); one loader per hash at a time (no thundering herd)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
+        self._sessions = sessions
+        self._ttl = ttl_seconds
+        self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._loading: dict[str, asyncio.Future[KeyRecord | None]] = {}
+
+    async def get(self, key_hash: str) -> KeyRecord | None:
+        entry = self._entries.get(key_hash)
+        now = time.monotonic()
+        if entry is not None:
+            record, loaded_at = entry
+            ttl = self._ttl if record is not None else min(self._ttl, MISSING_TTL_SECONDS)
+            if now - loaded_at < ttl:
+                return record
+        pending = self._loading.get(key_hash)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[KeyRecord | None] = asyncio.get_running_loop().create_future()
+        self._loading[key_hash] = future
+        try:
+            async with self._sessions() as session:
+                record = await load_key_record(session, key_hash)
+            if len(self._entries) > 100_000:
+                self._entries.clear()
+            self._entries[key_hash] = (record, time.monotonic())
+            future.set_result(record)
+            return record
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            del self._loading[key_hash]
+
+    def invalidate(self, key_hash: str | None = None) -> None:
+        if key_hash is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(key_hash, None)

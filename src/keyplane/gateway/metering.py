@@ -1,0 +1,124 @@
+"""Usage off the hot path: requests enqueue, one background task writes batches.
+
+A batch is one transaction: usage records, rollups and ledger debits (usage/writer.py), the
+settlement of its reservations, and the keys' last_used_at. A graceful shutdown drains the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Sequence
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from keyplane.gateway.ledger import Settlement, SpendLedger
+from keyplane.models import ApiKey
+from keyplane.usage.writer import UsageEvent, write_usage_batch
+
+logger = logging.getLogger("keyplane.gateway.metering")
+
+# On a database outage the queue keeps growing; past this many events the oldest retry is logged.
+MAX_RETRY_DELAY_SECONDS = 5.0
+
+
+class UsageMeter:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        ledger: SpendLedger,
+        *,
+        interval_seconds: float,
+        batch_size: int,
+    ) -> None:
+        self._sessions = sessions
+        self._ledger = ledger
+        self._interval = interval_seconds
+        self._batch_size = batch_size
+        self._queue: deque[tuple[UsageEvent, Settlement]] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
+        self.flushed_total = 0
+
+    def record(self, event: UsageEvent, settlement: Settlement) -> None:
+        """Never blocks, never fails: the request is done, its usage is the flusher's job."""
+        self._queue.append((event, settlement))
+        if len(self._queue) >= self._batch_size:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="keyplane-usage-flusher")
+
+    async def stop(self) -> None:
+        """Stop the loop, then write everything still queued (graceful shutdown loses no usage)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for _ in range(100):
+            if not self._queue:
+                break
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("usage flush failed at shutdown; %d events lost", len(self._queue))
+                break
+
+    async def _run(self) -> None:
+        delay = self._interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            self._wake.clear()
+            try:
+                while self._queue:
+                    await self.flush()
+                delay = self._interval
+            except Exception:
+                logger.exception("usage flush failed; %d events kept for retry", len(self._queue))
+                delay = min(MAX_RETRY_DELAY_SECONDS, delay * 2)
+
+    async def flush(self) -> int:
+        """Write one batch now; on failure the batch goes back to the front of the queue."""
+        async with self._flush_lock:
+            batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
+            if not batch:
+                return 0
+            events = [event for event, _ in batch]
+            settlements = [settlement for _, settlement in batch]
+            try:
+                async with self._sessions() as session:
+                    await write_usage_batch(session, events)
+                    await self._ledger.settle_in(session, settlements)
+                    await _touch_keys(session, events)
+                    await session.commit()
+            except BaseException:
+                self._queue.extendleft(reversed(batch))
+                raise
+            self._ledger.after_commit(settlements)
+            self.flushed_total += len(batch)
+            return len(batch)
+
+
+async def _touch_keys(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
+    latest: dict[str, UsageEvent] = {}
+    for event in events:
+        seen = latest.get(event.key_id)
+        if seen is None or event.created_at > seen.created_at:
+            latest[event.key_id] = event
+    for key_id, event in sorted(latest.items()):
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < event.created_at))
+            .values(last_used_at=event.created_at)
+        )

@@ -1,0 +1,413 @@
+"""The gateway's rules in hot-path order: authenticate, check, route, reserve, forward, settle.
+
+Surfaces (surfaces/gateway/) parse bytes and write responses; everything they decide comes from here.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from keyplane.auth.tokens import hash_key, key_kind_of
+from keyplane.billing.money import usd_to_nanos
+from keyplane.billing.pricing import Price, PriceCache
+from keyplane.context import AppContext
+from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
+from keyplane.gateway.keys import KeyCache, KeyRecord
+from keyplane.gateway.ledger import (
+    MemorySpendLedger,
+    Reservation,
+    Settlement,
+    SpendLedger,
+    SqlSpendLedger,
+)
+from keyplane.gateway.metering import UsageMeter
+from keyplane.gateway.ratelimit import RateLimiter
+from keyplane.gateway.routing import NATIVE_STYLES, check_overrides, plan_route, policy_from
+from keyplane.gateway.snapshot import WorkspaceViews
+from keyplane.gateway.subjects import subjects_for
+from keyplane.gateway.upstream import (
+    TRANSPORT_ERRORS,
+    UpstreamClient,
+    UpstreamFailure,
+    UpstreamResponse,
+    upstream_headers,
+    upstream_url,
+)
+from keyplane.models.base import utcnow
+from keyplane.providers.routing import RoutableCredential, route_model
+from keyplane.usage.writer import UsageEvent
+
+# Worst-case prompt size: one token per 3 bytes of request body (real text averages ~4 bytes).
+BYTES_PER_TOKEN_ESTIMATE = 3
+CACHE_TTL_CAP_SECONDS = 0.5
+LATENCY_SMOOTHING = 0.2
+
+
+@dataclass(slots=True)
+class Admission:
+    """A request that passed every check and holds its reservation."""
+
+    request_id: str
+    key: KeyRecord
+    operation: str  # "chat/completions" | "embeddings"
+    model: str
+    body: dict[str, Any]
+    raw_body: bytes
+    body_changed: bool
+    candidates: list[tuple[RoutableCredential, str]]
+    reservation: Reservation
+    prompt_estimate: int
+    stream: bool
+    client_wants_usage: bool
+    started: float = field(default_factory=time.perf_counter)
+    settled: bool = False
+
+
+@dataclass(slots=True)
+class Forwarded:
+    """The upstream answer being relayed: buffered (body/payload set) or a stream still open."""
+
+    response: UpstreamResponse
+    credential: RoutableCredential
+    upstream_model: str
+    body: bytes = b""
+    payload: Any = None
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    reported_cost_nanos: int | None = None
+
+
+def usage_from(payload: Any) -> Usage | None:
+    """Token counts from an OpenAI `usage` object (and a provider's `cost` in USD when present)."""
+    if not isinstance(payload, dict):
+        return None
+    usage = payload.get("usage")
+    if not isinstance(usage, dict):
+        return None
+
+    def count(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    details = usage.get("prompt_tokens_details")
+    cached = count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    cost = usage.get("cost")
+    reported = (
+        usd_to_nanos(float(cost))
+        if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost < 1e6
+        else None
+    )
+    return Usage(count(usage.get("prompt_tokens")), count(usage.get("completion_tokens")), cached, reported)
+
+
+class Gateway:
+    """Per-process gateway state: caches, the spend ledger, the rate limiter, the meter, the pool."""
+
+    def __init__(self, context: AppContext) -> None:
+        settings = context.settings
+        ttl = min(settings.key_cache_ttl_seconds, CACHE_TTL_CAP_SECONDS)
+        self.settings = settings
+        self.keys = KeyCache(context.sessions, ttl)
+        self.views = WorkspaceViews(context.sessions, secret_key=context.secret_key, ttl_seconds=ttl)
+        self.prices = PriceCache(context.sessions, ttl)
+        self.ledger: SpendLedger = (
+            MemorySpendLedger(context.sessions, ttl)
+            if settings.is_sqlite
+            else SqlSpendLedger(context.engine, context.sessions)
+        )
+        self.rate_limiter = RateLimiter()
+        self.meter = UsageMeter(
+            context.sessions,
+            self.ledger,
+            interval_seconds=settings.usage_flush_interval_seconds,
+            batch_size=settings.usage_flush_batch_size,
+        )
+        self.upstream = UpstreamClient(timeout_seconds=settings.upstream_timeout_seconds)
+        self.rng = random.Random()
+        self.latencies: dict[str, float] = {}
+        self.default_max_tokens = settings.gateway_default_max_tokens
+
+    # -- authenticate + check -----------------------------------------------------------------
+
+    async def authenticate(self, authorization: str | None) -> KeyRecord:
+        """Bearer inference key -> cached record; 401 unknown/revoked/disabled/expired, 403 management."""
+        if not authorization:
+            raise Unauthorized("Missing Authentication header", code="missing_auth")
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Authorization header must be 'Bearer <token>'", code="invalid_auth_header")
+        kind = key_kind_of(token)
+        if kind is None:
+            raise Unauthorized("Invalid API key format", code="invalid_api_key")
+        key = await self.keys.get(hash_key(token))
+        if key is None:
+            raise Unauthorized("API key not found", code="invalid_api_key")
+        refusal = key.refusal(utcnow())
+        if refusal is not None:
+            raise Unauthorized(refusal, code="key_refused")
+        if key.kind != "inference":
+            raise Forbidden(
+                "Management keys cannot call the gateway; use an inference key", code="not_inference_key"
+            )
+        return key
+
+    async def admit(self, key: KeyRecord, operation: str, body: dict[str, Any], raw_body: bytes) -> Admission:
+        """Model allowed, rate limits, route, worst-case reservation: raises 403/429/404/501/402."""
+        model = body["model"]
+        if not key.allows_model(model):
+            raise Forbidden(f"This key may not use the model '{model[:200]}'", code="model_not_allowed")
+        self.rate_limiter.admit(key.id, key.rate_limit_rpm, key.rate_limit_tpm)
+        view = await self.views.get(key.org_id, key.workspace_id)
+        changed = "provider" in body
+        overrides = check_overrides(body.pop("provider", None), allowed=view.allow_overwrite)
+        policy = policy_from(view.inference_config, overrides)
+        candidates = plan_route(view.credentials, model, policy, self.rng, self.latencies)
+
+        stream = body.get("stream") is True
+        wants_usage = False
+        max_out = 0
+        if operation == "chat/completions":
+            requested = body.get("max_completion_tokens") or body.get("max_tokens")
+            if policy.max_tokens_cap is not None and (requested is None or requested > policy.max_tokens_cap):
+                body["max_tokens"] = policy.max_tokens_cap
+                body.pop("max_completion_tokens", None)
+                requested = policy.max_tokens_cap
+                changed = True
+            max_out = requested or self.default_max_tokens
+            if stream:
+                options = body.get("stream_options")
+                wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+                if not wants_usage:
+                    body["stream_options"] = {**(options or {}), "include_usage": True}
+                    changed = True
+        prompt_estimate = len(raw_body) // BYTES_PER_TOKEN_ESTIMATE + 16
+
+        prices = [await self.prices.price_for(model, upstream) for _, upstream in candidates]
+        worst = max(p.cost_nanos(prompt_estimate, max_out) for p in prices)
+        reservation = await self._reserve(key, view.budgets, candidates, worst)
+        if reservation is None:  # only the balance refused and BYOK credentials can serve instead
+            candidates = [c for c in candidates if c[0].is_byok]
+            reservation = await self._reserve(key, view.budgets, candidates, worst)
+            assert reservation is not None
+        return Admission(
+            request_id=uuid.uuid4().hex,
+            key=key,
+            operation=operation,
+            model=model,
+            body=body,
+            raw_body=raw_body,
+            body_changed=changed,
+            candidates=candidates,
+            reservation=reservation,
+            prompt_estimate=prompt_estimate,
+            stream=stream,
+            client_wants_usage=wants_usage,
+        )
+
+    async def _reserve(
+        self, key: KeyRecord, budgets: Any, candidates: list[tuple[RoutableCredential, str]], worst: int
+    ) -> Reservation | None:
+        platform = any(not c.is_byok for c, _ in candidates)
+        byok = any(c.is_byok for c, _ in candidates)
+        subjects = subjects_for(key, budgets, utcnow(), platform=platform, byok=byok)
+        try:
+            return await self.ledger.reserve([(subject, worst) for subject in subjects])
+        except PaymentRequired as exc:
+            if exc.code == "insufficient_balance" and platform and byok:
+                return None
+            raise
+
+    # -- forward -----------------------------------------------------------------------------
+
+    def upstream_body(self, admission: Admission, upstream_model: str) -> bytes:
+        if not admission.body_changed and upstream_model == admission.model:
+            return admission.raw_body
+        return orjson.dumps({**admission.body, "model": upstream_model})
+
+    async def forward(self, admission: Admission) -> Forwarded:
+        """Try the candidates in order; connection errors, timeouts, 5xx, 429 and (for buffered
+        answers) unreadable bodies fall back to the next one. Streams return once headers arrive."""
+        errors: list[str] = []
+        last: UpstreamFailure | None = None
+        for credential, upstream_model in admission.candidates:
+            url = upstream_url(credential, admission.operation, upstream_model)
+            started = time.perf_counter()
+            try:
+                response = await self.upstream.send(
+                    "POST", url, upstream_headers(credential), self.upstream_body(admission, upstream_model)
+                )
+                if response.status >= 500 or response.status == 429:
+                    await response.read()
+                    raise UpstreamFailure(
+                        f"The provider answered HTTP {response.status}",
+                        status=429 if response.status == 429 else 502,
+                    )
+                forwarded = Forwarded(response, credential, upstream_model)
+                if not admission.stream or response.status >= 400:
+                    forwarded.body = await self._read(response)
+                    forwarded.payload = _json_or_none(forwarded.body)
+                    if response.status < 300 and not isinstance(forwarded.payload, dict):
+                        raise UpstreamFailure("The provider returned a response that is not JSON")
+            except UpstreamFailure as exc:
+                errors.append(f"{credential.provider}: {exc.message}")
+                last = exc
+                self._observe(credential.id, 60.0)
+                continue
+            self._observe(credential.id, time.perf_counter() - started)
+            return forwarded
+        assert last is not None
+        if len(errors) > 1:
+            last.message = "All providers failed: " + "; ".join(errors)
+        raise last
+
+    @staticmethod
+    async def _read(response: UpstreamResponse) -> bytes:
+        try:
+            return await response.read()
+        except TRANSPORT_ERRORS as exc:
+            raise UpstreamFailure(f"The provider's answer broke off: {type(exc).__name__}") from exc
+
+    def _observe(self, credential_id: str, seconds: float) -> None:
+        previous = self.latencies.get(credential_id)
+        self.latencies[credential_id] = (
+            seconds if previous is None else previous + LATENCY_SMOOTHING * (seconds - previous)
+        )
+
+    # -- settle ------------------------------------------------------------------------------
+
+    async def settle(
+        self,
+        admission: Admission,
+        *,
+        credential: RoutableCredential | None,
+        upstream_model: str | None,
+        usage: Usage | None,
+        status: int,
+        error: str | None = None,
+    ) -> int:
+        """Price the real usage, release the reservation through the meter; returns the cost."""
+        if admission.settled:
+            return 0
+        admission.settled = True
+        usage = usage or Usage()
+        cost = 0
+        if credential is not None and (usage.prompt_tokens or usage.completion_tokens):
+            if usage.reported_cost_nanos is not None:
+                cost = usage.reported_cost_nanos
+            else:
+                price: Price = await self.prices.price_for(admission.model, upstream_model or admission.model)
+                cost = price.cost_nanos(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        elif usage.reported_cost_nanos is not None and credential is not None:
+            cost = usage.reported_cost_nanos
+        is_byok = credential.is_byok if credential is not None else False
+        key = admission.key
+        self.rate_limiter.record_tokens(
+            key.id, key.rate_limit_tpm, usage.prompt_tokens + usage.completion_tokens
+        )
+        event = UsageEvent(
+            request_id=admission.request_id,
+            org_id=key.org_id,
+            workspace_id=key.workspace_id,
+            key_id=key.id,
+            user_id=key.user_id,
+            model=admission.model[:200],
+            provider=credential.provider if credential else "",
+            credential_id=credential.id if credential else None,
+            is_byok=is_byok,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost_nanousd=cost,
+            latency_ms=int((time.perf_counter() - admission.started) * 1000),
+            status_code=status,
+            streamed=admission.stream,
+            error=error[:500] if error else None,
+        )
+        self.meter.record(event, Settlement(admission.reservation, cost, is_byok))
+        return cost
+
+    # -- models ------------------------------------------------------------------------------
+
+    async def list_models(self, key: KeyRecord) -> list[dict[str, Any]]:
+        """The models this key may call: what its credentials list (and alias), narrowed by the key."""
+        view = await self.views.get(key.org_id, key.workspace_id)
+        policy = policy_from(view.inference_config, {})
+        owners: dict[str, str] = {}
+        for credential in view.credentials:
+            if credential.api_style not in NATIVE_STYLES:
+                continue
+            if policy.allowed_providers and credential.provider not in policy.allowed_providers:
+                continue
+            names = [*credential.models, *credential.aliases]
+            for name in names:
+                if name != "*" and route_model(credential, name) is not None:
+                    owners.setdefault(name, credential.provider)
+            if key.allowed_models:
+                for name in key.allowed_models:
+                    if route_model(credential, name) is not None:
+                        owners.setdefault(name, credential.provider)
+        return [
+            {"id": name, "object": "model", "created": 0, "owned_by": owner}
+            for name, owner in sorted(owners.items())
+            if key.allows_model(name)
+        ]
+
+
+def check_chat_body(body: Any) -> dict[str, Any]:
+    """The shape checks OpenAI makes before anything else: 400 with the field named."""
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object")
+    _check_model(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("messages must be a non-empty array", code="invalid_messages")
+    if not all(isinstance(m, dict) for m in messages):
+        raise BadRequest("each message must be an object", code="invalid_messages")
+    if "stream" in body and body["stream"] is not None and not isinstance(body["stream"], bool):
+        raise BadRequest("stream must be a boolean", code="invalid_type")
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise BadRequest(f"{name} must be a positive integer", code="invalid_type")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise BadRequest("stream_options must be an object", code="invalid_type")
+    return body
+
+
+def check_embeddings_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object")
+    _check_model(body)
+    value = body.get("input")
+    if isinstance(value, str):
+        return body
+    if isinstance(value, list) and value:
+        return body
+    raise BadRequest("input must be a string or a non-empty array", code="invalid_input")
+
+
+def _check_model(body: dict[str, Any]) -> None:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise BadRequest("model is required and must be a string", code="invalid_model")
+    if len(model) > 200:
+        raise BadRequest("model must be at most 200 characters", code="invalid_model")

@@ -1,0 +1,137 @@
+"""The limits one request must fit in: key limit, budgets (key, workspace, org) and the org balance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from keyplane.billing.money import nanos_to_usd
+from keyplane.gateway.keys import KeyRecord
+from keyplane.usage.windows import next_reset, window_start
+
+# Window of limits that never reset (and of the balance): one counter row for all time.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetRule:
+    """An immutable copy of one budgets row."""
+
+    id: str
+    scope: str  # "org" | "workspace" | "key"
+    scope_id: str
+    name: str
+    limit_nanos: int
+    reset: str | None
+    include_byok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSubject:
+    """One counter a request reserves on; `limit_nanos` None marks the org balance."""
+
+    counter: str
+    window_start: datetime
+    limit_nanos: int | None
+    scope: str  # "key" | "workspace" | "org" | "balance": which usage the counter is seeded from
+    scope_id: str
+    counts_byok: bool
+    counts_platform: bool
+    description: str
+    resets_at: datetime | None
+
+    @property
+    def is_balance(self) -> bool:
+        return self.limit_nanos is None
+
+    def applies(self, is_byok: bool) -> bool:
+        return self.counts_byok if is_byok else self.counts_platform
+
+    def refusal_message(self, spent_or_reserved: int | None = None) -> str:
+        if self.is_balance:
+            return (
+                "Insufficient balance: the organization's credits do not cover this request's "
+                "worst-case cost. Add credits or lower max_tokens."
+            )
+        assert self.limit_nanos is not None
+        used = (
+            "" if spent_or_reserved is None else f" (${nanos_to_usd(spent_or_reserved):.6f} used or reserved)"
+        )
+        when = (
+            f"it resets at {self.resets_at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            if self.resets_at
+            else "it does not reset"
+        )
+        return f"{self.description} of ${nanos_to_usd(self.limit_nanos):.6f} reached{used}; {when}."
+
+
+def _window(reset: str | None, now: datetime) -> tuple[datetime, datetime | None]:
+    return window_start(reset, now) or EPOCH, next_reset(reset, now)
+
+
+def key_limit_subject(key: KeyRecord, now: datetime) -> LimitSubject | None:
+    if key.limit_nanousd is None:
+        return None
+    start, resets = _window(key.limit_reset, now)
+    byok = key.include_byok_in_limit
+    return LimitSubject(
+        counter=f"key:{key.id}:{'a' if byok else 'p'}",
+        window_start=start,
+        limit_nanos=key.limit_nanousd,
+        scope="key",
+        scope_id=key.id,
+        counts_byok=byok,
+        counts_platform=True,
+        description=f"Key limit ({key.limit_reset or 'total'})",
+        resets_at=resets,
+    )
+
+
+def budget_subject(budget: BudgetRule, now: datetime) -> LimitSubject:
+    start, resets = _window(budget.reset, now)
+    label = f"budget '{budget.name}'" if budget.name else "budget"
+    return LimitSubject(
+        counter=f"budget:{budget.id}:{'a' if budget.include_byok else 'p'}",
+        window_start=start,
+        limit_nanos=budget.limit_nanos,
+        scope=budget.scope,
+        scope_id=budget.scope_id,
+        counts_byok=budget.include_byok,
+        counts_platform=True,
+        description=f"{budget.scope.capitalize()} {label} ({budget.reset or 'total'})",
+        resets_at=resets,
+    )
+
+
+def balance_subject(org_id: str) -> LimitSubject:
+    return LimitSubject(
+        counter=f"balance:{org_id}",
+        window_start=EPOCH,
+        limit_nanos=None,
+        scope="balance",
+        scope_id=org_id,
+        counts_byok=False,
+        counts_platform=True,
+        description="Organization balance",
+        resets_at=None,
+    )
+
+
+def subjects_for(
+    key: KeyRecord, budgets: tuple[BudgetRule, ...], now: datetime, *, platform: bool, byok: bool
+) -> list[LimitSubject]:
+    """Every counter that applies when the request may be served by platform and/or BYOK credentials."""
+    found: list[LimitSubject] = []
+    limit = key_limit_subject(key, now)
+    if limit is not None:
+        found.append(limit)
+    for budget in budgets:
+        if (
+            (budget.scope == "key" and budget.scope_id == key.id)
+            or (budget.scope == "workspace" and budget.scope_id == key.workspace_id)
+            or (budget.scope == "org" and budget.scope_id == key.org_id)
+        ):
+            found.append(budget_subject(budget, now))
+    if platform:
+        found.append(balance_subject(key.org_id))
+    return [s for s in found if (platform and s.counts_platform) or (byok and s.counts_byok)]

@@ -1,0 +1,114 @@
+"""One pooled HTTP client to the providers, and the URL/header rules of each native API style.
+
+aiohttp rather than httpx: on the benchmark's loopback upstream it spends several times less CPU
+per request (pooled keep-alive connections, C-accelerated parser), which is most of the gateway's
+own overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+
+from keyplane.providers.routing import RoutableCredential
+
+AZURE_DEFAULT_API_VERSION = "2024-10-21"
+# Errors after which the next credential may be tried: the request never reached a healthy upstream.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+class UpstreamFailure(Exception):
+    """The upstream could not give a usable answer; `retryable` when another credential may."""
+
+    def __init__(self, message: str, *, status: int = 502, retryable: bool = True, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.body = body
+
+
+def upstream_url(credential: RoutableCredential, operation: str, upstream_model: str) -> str:
+    """`operation` is "chat/completions", "embeddings" or "models"."""
+    base = credential.base_url.rstrip("/")
+    if credential.api_style == "azure":
+        version = credential.azure_api_version or AZURE_DEFAULT_API_VERSION
+        if operation == "models":
+            return f"{base}/openai/models?api-version={version}"
+        return f"{base}/openai/deployments/{upstream_model}/{operation}?api-version={version}"
+    if credential.api_style == "ollama":
+        return f"{base}/v1/{operation}"
+    return f"{base}/{operation}"
+
+
+def upstream_headers(credential: RoutableCredential) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if credential.api_key:
+        if credential.api_style == "azure":
+            headers["api-key"] = credential.api_key
+        else:
+            headers["Authorization"] = f"Bearer {credential.api_key}"
+    return headers
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    status: int
+    content_type: str
+    response: aiohttp.ClientResponse
+
+    async def read(self) -> bytes:
+        try:
+            return await self.response.read()
+        finally:
+            self.response.release()
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self.response.content.iter_any():
+            yield chunk
+
+    def close(self) -> None:
+        self.response.close()
+
+
+class UpstreamClient:
+    """Keep-alive connection pool shared by every request of the process."""
+
+    def __init__(self, *, timeout_seconds: float, connect_timeout_seconds: float = 10.0) -> None:
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout_seconds, sock_read=timeout_seconds
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=512, limit_per_host=256, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> UpstreamResponse:
+        """Send and return once the status line and headers arrived (the body is still to read)."""
+        try:
+            response = await self._client().request(method, url, data=body, headers=headers)
+        except TRANSPORT_ERRORS as exc:
+            raise UpstreamFailure(f"Could not reach the provider: {type(exc).__name__}") from exc
+        return UpstreamResponse(
+            status=response.status,
+            content_type=response.headers.get("Content-Type", ""),
+            response=response,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,54 @@
+"""The OpenAI-compatible gateway surface: a raw ASGI layer for the hot path, plus the price routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import AsyncExitStack
+
+from fastapi import FastAPI
+
+from keyplane.context import AppContext
+from keyplane.gateway.service import Gateway
+from keyplane.surfaces.gateway.asgi import GatewayMiddleware
+from keyplane.surfaces.gateway.prices import router as prices_router
+
+logger = logging.getLogger("keyplane.gateway")
+
+JANITOR_INTERVAL_SECONDS = 60.0
+
+
+def mount_gateway(app: FastAPI, context: AppContext) -> None:
+    """Add the gateway in front of FastAPI's routing (call before the request-context middleware)."""
+    app.include_router(prices_router)
+    app.add_middleware(GatewayMiddleware, context=context)
+
+
+async def start_gateway(context: AppContext, stack: AsyncExitStack) -> None:
+    """Lifespan hook: the gateway's caches, pool, usage flusher and stale-reservation janitor."""
+    gateway = Gateway(context)
+    context.services["gateway"] = gateway
+    gateway.meter.start()
+    janitor = asyncio.create_task(_janitor(gateway, context.settings.stale_reservation_seconds))
+
+    async def stop() -> None:
+        janitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await janitor
+        await gateway.meter.stop()
+        await gateway.upstream.close()
+        context.services.pop("gateway", None)
+
+    stack.push_async_callback(stop)
+
+
+async def _janitor(gateway: Gateway, stale_seconds: float) -> None:
+    while True:
+        await asyncio.sleep(JANITOR_INTERVAL_SECONDS)
+        try:
+            released = await gateway.ledger.release_stale(stale_seconds)
+            if released:
+                logger.warning("released %d stale spend reservations (crashed requests)", released)
+        except Exception:
+            logger.exception("stale reservation cleanup failed")

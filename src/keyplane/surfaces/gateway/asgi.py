@@ -1,0 +1,322 @@
+"""The OpenAI-compatible gateway as a raw ASGI layer in front of FastAPI.
+
+Gateway paths skip FastAPI's routing, dependency injection and pydantic entirely: bytes in, orjson,
+the rules in keyplane.gateway.service, bytes out. Every other path falls through to FastAPI.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from keyplane.context import AppContext
+from keyplane.errors import BadRequest, KeyplaneError, PayloadTooLarge, ServiceUnavailable
+from keyplane.gateway.service import (
+    Admission,
+    Gateway,
+    Usage,
+    check_chat_body,
+    check_embeddings_body,
+    usage_from,
+)
+from keyplane.gateway.upstream import TRANSPORT_ERRORS, UpstreamFailure
+from keyplane.surfaces.error_shapes import error_body
+
+logger = logging.getLogger("keyplane.gateway")
+
+CHAT, EMBEDDINGS, MODELS = "chat/completions", "embeddings", "models"
+ROUTES: dict[str, tuple[str, str]] = {
+    "/v1/chat/completions": ("POST", CHAT),
+    "/v1/embeddings": ("POST", EMBEDDINGS),
+    "/v1/models": ("GET", MODELS),
+    "/api/v1/chat/completions": ("POST", CHAT),
+    "/api/v1/embeddings": ("POST", EMBEDDINGS),
+    "/api/v1/models": ("GET", MODELS),
+}
+JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+UPSTREAM_CREDENTIAL_STATUSES = (401, 403)
+
+
+def gateway_service(context: AppContext) -> Gateway:
+    service = context.services.get("gateway")
+    if not isinstance(service, Gateway):
+        raise ServiceUnavailable("The gateway is starting up", code="gateway_not_ready")
+    return service
+
+
+class GatewayMiddleware:
+    """Serve the gateway paths here; pass everything else to the wrapped FastAPI stack."""
+
+    def __init__(self, app: ASGIApp, *, context: AppContext) -> None:
+        self.app = app
+        self.context = context
+        self.max_body_bytes = context.settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = ROUTES.get(scope["path"])
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        method, operation = route
+        try:
+            if scope["method"] != method:
+                raise KeyplaneError(
+                    f"Method {scope['method']} not allowed; use {method}", code="method_not_allowed"
+                )
+            gateway = gateway_service(self.context)
+            key = await gateway.authenticate(_header(scope, b"authorization"))
+            if operation == MODELS:
+                data = await gateway.list_models(key)
+                await _send_json(send, 200, {"object": "list", "data": data})
+                return
+            raw = await self._read_body(receive)
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise BadRequest("Malformed JSON body", code="invalid_json") from None
+            body = check_chat_body(parsed) if operation == CHAT else check_embeddings_body(parsed)
+            admission = await gateway.admit(key, operation, body, raw)
+        except KeyplaneError as exc:
+            status = 405 if exc.code == "method_not_allowed" else exc.status_code
+            await _send_error(scope, send, status, exc.code, exc.message, exc.headers)
+            return
+        except Exception:
+            logger.exception("gateway failed before forwarding")
+            await _send_error(scope, send, 500, "internal_error", "Internal Server Error")
+            return
+        await self._relay(scope, send, gateway, admission)
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise BadRequest("Client disconnected", code="client_disconnected")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _relay(self, scope: Scope, send: Send, gateway: Gateway, admission: Admission) -> None:
+        """Forward (with fallback), answer the client, settle exactly once whatever happens."""
+        try:
+            forwarded = await gateway.forward(admission)
+        except UpstreamFailure as exc:
+            await gateway.settle(
+                admission,
+                credential=None,
+                upstream_model=None,
+                usage=None,
+                status=exc.status,
+                error=exc.message,
+            )
+            await _send_error(scope, send, exc.status, "upstream_error", exc.message)
+            return
+        except BaseException:
+            await gateway.settle(
+                admission,
+                credential=None,
+                upstream_model=None,
+                usage=None,
+                status=500,
+                error="internal error",
+            )
+            raise
+        credential, upstream_model = forwarded.credential, forwarded.upstream_model
+        status = forwarded.response.status
+        try:
+            if status >= 400:
+                await gateway.settle(
+                    admission,
+                    credential=credential,
+                    upstream_model=upstream_model,
+                    usage=None,
+                    status=status,
+                    error=f"provider answered HTTP {status}",
+                )
+                await _relay_client_error(scope, send, status, forwarded.payload)
+            elif not admission.stream:
+                usage = usage_from(forwarded.payload)
+                await gateway.settle(
+                    admission,
+                    credential=credential,
+                    upstream_model=upstream_model,
+                    usage=usage,
+                    status=status,
+                )
+                await _send_raw(send, status, forwarded.body, JSON_HEADERS)
+            else:
+                await self._stream(send, gateway, admission, forwarded)
+        finally:
+            if not admission.settled:
+                await gateway.settle(
+                    admission,
+                    credential=credential,
+                    upstream_model=upstream_model,
+                    usage=None,
+                    status=499,
+                    error="request ended early",
+                )
+            forwarded.response.close()
+
+    async def _stream(self, send: Send, gateway: Gateway, admission: Admission, forwarded: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        relay = SseRelay(strip_usage=not admission.client_wants_usage)
+        error: str | None = None
+        client_gone = False
+        try:
+            async for chunk in forwarded.response.iter_chunks():
+                out = relay.feed(chunk)
+                if out:
+                    try:
+                        await send({"type": "http.response.body", "body": out, "more_body": True})
+                    except OSError:
+                        client_gone = True
+                        break
+        except TRANSPORT_ERRORS as exc:
+            error = f"The provider's stream broke off: {type(exc).__name__}"
+        if error is None and not relay.done and not client_gone:
+            error = "The provider's stream ended before [DONE]"
+        usage = relay.usage
+        if usage is None:  # no usage from the provider: charge what was delivered, as estimated
+            usage = Usage(prompt_tokens=admission.prompt_estimate, completion_tokens=relay.content_events)
+        await gateway.settle(
+            admission,
+            credential=forwarded.credential,
+            upstream_model=forwarded.upstream_model,
+            usage=usage,
+            status=502 if error else (499 if client_gone else 200),
+            error=error,
+        )
+        if client_gone:
+            return
+        tail = relay.flush()
+        if error is not None:
+            payload = {
+                "error": {"message": error, "type": "api_error", "param": None, "code": "upstream_error"}
+            }
+            tail += b"data: " + orjson.dumps(payload) + b"\n\n"
+        try:
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
+        except OSError:
+            return
+
+
+class SseRelay:
+    """Split the upstream's server-sent events; keep its usage; drop the usage chunk we asked for."""
+
+    def __init__(self, *, strip_usage: bool) -> None:
+        self.strip_usage = strip_usage
+        self.buffer = b""
+        self.usage: Usage | None = None
+        self.done = False
+        self.content_events = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.buffer += chunk
+        if b"\r" in self.buffer:
+            self.buffer = self.buffer.replace(b"\r\n", b"\n")
+        end = self.buffer.rfind(b"\n\n")
+        if end < 0:
+            return b""
+        complete, self.buffer = self.buffer[: end + 2], self.buffer[end + 2 :]
+        if b'"usage"' not in complete and b"[DONE]" not in complete:
+            self.content_events += complete.count(b'"content"')
+            return complete
+        kept: list[bytes] = []
+        for event in complete.split(b"\n\n"):
+            if not event:
+                continue
+            if self._keep(event):
+                kept.append(event + b"\n\n")
+        return b"".join(kept)
+
+    def _keep(self, event: bytes) -> bool:
+        data = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
+        if data == b"[DONE]":
+            self.done = True
+            return True
+        if b'"content"' in data:
+            self.content_events += 1
+        if b'"usage"' not in data:
+            return True
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return True
+        usage = usage_from(payload)
+        if usage is not None:
+            self.usage = usage
+            if self.strip_usage and isinstance(payload, dict) and not payload.get("choices"):
+                return False
+        return True
+
+    def flush(self) -> bytes:
+        rest, self.buffer = self.buffer, b""
+        return rest
+
+
+async def _relay_client_error(scope: Scope, send: Send, status: int, payload: Any) -> None:
+    """A provider 4xx: its own message when it has one; credential problems are ours, not the caller's."""
+    if status in UPSTREAM_CREDENTIAL_STATUSES:
+        await _send_error(
+            scope, send, 502, "upstream_auth_error", "The provider rejected keyplane's credential"
+        )
+        return
+    message = "The provider refused the request"
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        found = payload["error"].get("message")
+        if isinstance(found, str) and found:
+            message = found[:2000]
+    await _send_error(scope, send, status, "upstream_error", message)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _request_id(scope: Scope) -> str:
+    state = scope.get("state") or {}
+    return str(state.get("request_id", ""))
+
+
+async def _send_raw(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(send: Send, status: int, payload: Any) -> None:
+    await _send_raw(send, status, orjson.dumps(payload), JSON_HEADERS)
+
+
+async def _send_error(
+    scope: Scope, send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> None:
+    body = orjson.dumps(error_body(scope["path"], status, code, message, _request_id(scope)))
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await _send_raw(send, status, body, [*JSON_HEADERS, *extra])

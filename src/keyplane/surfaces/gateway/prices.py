@@ -1,0 +1,74 @@
+"""Operator price table for metering: GET/PUT/DELETE /api/v1/model-prices[/{model}] (management keys)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt
+
+from keyplane.billing.pricing import DEFAULT_PRICES, delete_price, load_prices, price_as_dict, set_price
+from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.gateway.service import Gateway
+
+router = APIRouter(
+    prefix="/api/v1/model-prices", tags=["model prices"], dependencies=[Depends(require_management_key)]
+)
+
+
+class PriceBody(BaseModel):
+    """USD per million tokens; `cached` 0 charges cached prompt tokens at the input price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: StrictFloat | StrictInt
+    output: StrictFloat | StrictInt
+    cached: StrictFloat | StrictInt = 0
+
+
+def _forget_prices(request: Request) -> None:
+    gateway = get_context(request).services.get("gateway")
+    if isinstance(gateway, Gateway):
+        gateway.prices.invalidate()
+
+
+@router.get("")
+async def list_prices(session: Session) -> dict[str, Any]:
+    table = await load_prices(session)
+    return {
+        "data": [
+            price_as_dict(
+                model,
+                price,
+                source="default" if DEFAULT_PRICES.get(model) == price else "operator",
+            )
+            for model, price in sorted(table.items())
+        ]
+    }
+
+
+@router.put("/{model:path}")
+async def put_price(
+    model: str, body: PriceBody, request: Request, session: Session, principal: ManagementPrincipal
+) -> dict[str, Any]:
+    price = await set_price(
+        session=session,
+        principal=principal,
+        model=model,
+        input_usd=float(body.input),
+        output_usd=float(body.output),
+        cached_usd=float(body.cached),
+    )
+    await session.commit()
+    _forget_prices(request)
+    return {"data": price_as_dict(model.strip(), price, source="operator")}
+
+
+@router.delete("/{model:path}")
+async def remove_price(
+    model: str, request: Request, session: Session, principal: ManagementPrincipal
+) -> dict[str, Any]:
+    await delete_price(session=session, principal=principal, model=model)
+    await session.commit()
+    _forget_prices(request)
+    return {"deleted": True}

@@ -1,0 +1,1 @@
+"""Gateway tests: real upstream on loopback, real openai client, both backends."""

@@ -1,0 +1,222 @@
+"""Gateway fixtures: a real fake upstream, keyplane served over real HTTP, and helpers to set up
+credentials, keys, prices and credit through the public APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from keyplane.app import create_app
+from keyplane.billing.ledger import add_credit, balance_nanos
+from keyplane.config import Settings
+from keyplane.context import AppContext
+from keyplane.db import session_scope
+from keyplane.models import UsageRecord
+from keyplane.orgs.bootstrap import BootstrapResult
+from tests.factories import bearer
+from tests.fakes.upstream import RunningUpstream, free_port
+
+FLUSH_WAIT_SECONDS = 20.0  # an upper bound for a hang, never a speed expectation
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[RunningUpstream]:
+    running = RunningUpstream().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_upstream(upstream: RunningUpstream) -> None:
+    upstream.requests.clear()
+
+
+class ServedApp:
+    """create_app(settings) served by uvicorn in a thread: real sockets, its own event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.settings = settings
+        self.app: FastAPI | None = None
+        self.server: uvicorn.Server | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        try:
+            self.app = create_app(self.settings)
+            config = uvicorn.Config(
+                self.app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="error",
+                lifespan="on",
+                loop="asyncio",
+                access_log=False,
+            )
+            self.server = uvicorn.Server(config)
+            self.server.run()
+        except BaseException as exc:  # surfaced by start()/stop(), never lost in the thread
+            self.error = exc
+
+    def start(self) -> ServedApp:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while self.server is None or not self.server.started:
+            if self.error is not None or not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"keyplane did not start: {self.error!r}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+        self.thread.join(timeout=30)
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.fixture
+def gateway_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"usage_flush_interval_seconds": 0.05, "upstream_timeout_seconds": 30.0}
+    )
+
+
+@pytest.fixture
+def serve_app(gateway_settings: Settings) -> Iterator[Callable[..., ServedApp]]:
+    """Start keyplane servers on the same database; keyword arguments override settings."""
+    started: list[ServedApp] = []
+
+    def start(**overrides: Any) -> ServedApp:
+        served = ServedApp(gateway_settings.model_copy(update=overrides)).start()
+        started.append(served)
+        return served
+
+    yield start
+    for served in reversed(started):
+        served.stop()
+
+
+@pytest.fixture
+def served(serve_app: Callable[..., ServedApp]) -> ServedApp:
+    return serve_app()
+
+
+@dataclass
+class GatewaySetup:
+    """An org with an upstream credential, ready for inference keys."""
+
+    org: BootstrapResult
+    client: httpx.AsyncClient  # in-process management API on the same database
+    context: AppContext
+    upstream: RunningUpstream
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return bearer(self.org.management_key)
+
+    async def add_credential(
+        self,
+        *,
+        name: str = "fake",
+        models: list[str] | None = None,
+        platform: bool = True,
+        weight: float = 1.0,
+        url: str | None = None,
+        aliases: dict[str, str] | None = None,
+        provider: str = "vllm",
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": name,
+            "value": "sk-upstream-secret",
+            "models": models if models is not None else [],
+            "weight": weight,
+            "aliases": aliases or {},
+            "platform": platform,
+        }
+        if provider == "vllm":
+            body["vllm_key_config"] = {"url": url or f"http://127.0.0.1:{self.upstream.port}"}
+        body.update(extra or {})
+        response = await self.client.post(f"/api/providers/{provider}/keys", json=body, headers=self.admin)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def make_key(self, **fields: Any) -> tuple[str, str]:
+        """An inference key through the keys API; returns (plaintext, hash)."""
+        response = await self.client.post(
+            "/api/v1/keys", json={"name": "gateway test", **fields}, headers=self.admin
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["key"], response.json()["data"]["hash"]
+
+    async def set_price(self, model: str, input_usd: float, output_usd: float) -> None:
+        response = await self.client.put(
+            f"/api/v1/model-prices/{model}",
+            json={"input": input_usd, "output": output_usd},
+            headers=self.admin,
+        )
+        assert response.status_code == 200, response.text
+
+    async def add_credit(self, usd: float) -> None:
+        async with session_scope(self.context.sessions) as session:
+            await add_credit(
+                session=session, principal=None, org_id=self.org.org_id, amount_nanos=round(usd * 1e9)
+            )
+
+    async def balance(self) -> int:
+        async with self.context.sessions() as session:
+            return await balance_nanos(session=session, org_id=self.org.org_id)
+
+    async def usage_rows(self) -> list[UsageRecord]:
+        async with self.context.sessions() as session:
+            return list((await session.execute(select(UsageRecord).order_by(UsageRecord.id))).scalars())
+
+    async def wait_for_usage(self, count: int) -> list[UsageRecord]:
+        """Poll until the flusher has written `count` usage records (fails after a generous bound)."""
+        deadline = time.monotonic() + FLUSH_WAIT_SECONDS
+        while True:
+            async with self.context.sessions() as session:
+                found = (await session.execute(select(func.count()).select_from(UsageRecord))).scalar_one()
+            if found >= count:
+                return await self.usage_rows()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {found} of {count} usage records were written")
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def setup(
+    org: BootstrapResult, client: httpx.AsyncClient, context: AppContext, upstream: RunningUpstream
+) -> GatewaySetup:
+    return GatewaySetup(org=org, client=client, context=context, upstream=upstream)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = FLUSH_WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
