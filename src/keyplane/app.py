@@ -16,6 +16,7 @@ from keyplane.db import create_engine, create_sessionmaker
 from keyplane.providers.endpoints import router as provider_router
 from keyplane.surfaces import (
     cortecs,
+    native_audit,
     native_auth,
     native_billing,
     native_usage,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openrouter_billing.router,
         native_billing.router,
         native_usage.router,
+        native_audit.router,
         cortecs.router,
     ):
         app.include_router(router)

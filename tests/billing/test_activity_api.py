@@ -82,7 +82,14 @@ async def test_date_key_user_and_workspace_filters(
 
 @pytest.mark.parametrize(
     "params",
-    [{"date": "2025-13-01"}, {"date": "not-a-date"}, {"date": "1999-01-01"}, {"group_by": "model"}],
+    [
+        {"date": "2025-13-01"},
+        {"date": "not-a-date"},
+        {"date": "1999-01-01"},
+        {"group_by": "model"},
+        {"user_id": "u\x00"},
+        {"date": "\x00"},
+    ],
 )
 async def test_bad_filters_are_400_in_openrouter_shape(
     client: httpx.AsyncClient, org: BootstrapResult, params: dict[str, str]

@@ -124,6 +124,9 @@ async def test_csv_export_streams_every_matching_record(
         {"start": "yesterday"},
         {"group_by": "hour"},
         {"page": "1000", "page_size": "1000"},
+        {"model": "gpt\x00"},
+        {"user_id": "\x00"},
+        {"workspace_id": "w\x00"},
     ],
 )
 async def test_bad_query_is_a_clear_400(

@@ -15,6 +15,7 @@ from keyplane.deps import ManagementPrincipal, Session, get_context, require_man
 from keyplane.errors import BadRequest
 from keyplane.models import ExchangeRate, LedgerEntry
 from keyplane.orgs.permissions import sees_only_own
+from keyplane.surfaces.native_params import CodeQuery, Id, IdQuery, Note
 from keyplane.surfaces.openrouter_shapes import iso
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"], dependencies=[Depends(require_management_key)])
@@ -24,8 +25,8 @@ class AddCreditBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: float = Field(strict=True, description="In the base currency, greater than 0.")
-    note: str = Field(default="", max_length=500)
-    user_id: str | None = Field(default=None, max_length=64)
+    note: Note = ""
+    user_id: Id | None = None
 
 
 class SetRateBody(BaseModel):
@@ -65,8 +66,8 @@ async def get_balance(
     request: Request,
     session: Session,
     principal: ManagementPrincipal,
-    currency: Annotated[str | None, Query(max_length=16)] = None,
-    user_id: Annotated[str | None, Query(max_length=64)] = None,
+    currency: CodeQuery = None,
+    user_id: IdQuery = None,
 ) -> dict[str, Any]:
     """The org's balance (or one member's ledger share), optionally converted to another currency."""
     require_scope(principal, BALANCE_READ)

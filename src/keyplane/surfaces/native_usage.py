@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.billing.money import nanos_to_usd
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
 from keyplane.models import ApiKey, UsageRecord
+from keyplane.surfaces.native_params import IdQuery, KeyHashQuery, ModelQuery
 from keyplane.surfaces.openrouter_shapes import iso
 from keyplane.usage import queries
 from keyplane.usage.queries import UsageFilter
@@ -106,9 +107,9 @@ async def _filter(
 
 Start = Annotated[datetime | None, Query(description="Inclusive, ISO 8601 (UTC when no offset).")]
 End = Annotated[datetime | None, Query(description="Exclusive, ISO 8601 (UTC when no offset).")]
-KeyHash = Annotated[str | None, Query(max_length=128, description="A key hash of this org.")]
-Id = Annotated[str | None, Query(max_length=64)]
-Model = Annotated[str | None, Query(max_length=200)]
+KeyHash = KeyHashQuery
+Id = IdQuery
+Model = ModelQuery
 
 
 @router.get("")

@@ -11,6 +11,7 @@ from keyplane.billing.ledger import total_credits_and_usage
 from keyplane.billing.money import nanos_to_usd
 from keyplane.deps import ManagementPrincipal, Session, require_management_key
 from keyplane.models.base import utcnow
+from keyplane.surfaces.native_params import NO_CONTROL_CHARACTERS, IdQuery, KeyHashQuery
 from keyplane.usage.activity import activity_rows, parse_activity_date
 from keyplane.usage.service import usage_filter_for
 
@@ -28,10 +29,10 @@ async def get_credits(session: Session, principal: ManagementPrincipal) -> dict[
 async def get_activity(
     session: Session,
     principal: ManagementPrincipal,
-    date: Annotated[str | None, Query(max_length=32)] = None,
-    api_key_hash: Annotated[str | None, Query(max_length=128)] = None,
-    user_id: Annotated[str | None, Query(max_length=64)] = None,
-    workspace_id: Annotated[str | None, Query(max_length=64)] = None,
+    date: Annotated[str | None, Query(max_length=32, pattern=NO_CONTROL_CHARACTERS)] = None,
+    api_key_hash: KeyHashQuery = None,
+    user_id: IdQuery = None,
+    workspace_id: IdQuery = None,
     group_by: Literal["workspace"] | None = None,
 ) -> dict[str, Any]:
     now = utcnow()

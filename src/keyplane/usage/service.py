@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,11 +16,16 @@ from keyplane.orgs.permissions import sees_only_own
 from keyplane.orgs.service import workspace_in_org
 from keyplane.usage.queries import UsageFilter
 
+KEY_HASH = re.compile(r"[0-9a-f]{64}")
+
 
 async def key_id_for_hash(*, session: AsyncSession, principal: Principal, key_hash: str) -> str:
     """The id of a key of the caller's org (and, for restricted callers, of their own keys), else 404."""
+    key_hash = key_hash.strip().lower()
+    if not KEY_HASH.fullmatch(key_hash):  # names no key; and keeps NUL bytes away from PostgreSQL
+        raise NotFound("API key not found")
     query = select(ApiKey.id, ApiKey.creator_user_id).where(
-        ApiKey.org_id == principal.require_org(), ApiKey.hash == key_hash.strip().lower()
+        ApiKey.org_id == principal.require_org(), ApiKey.hash == key_hash
     )
     row = (await session.execute(query)).first()
     if row is None or (sees_only_own(principal) and row.creator_user_id != principal.user_id):

@@ -1,0 +1,61 @@
+"""GET /api/v1/audit-events: the org's audit trail for admins with the audit:read scope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from keyplane.audit.queries import MAX_AUDIT_PAGE_SIZE, AuditFilter, list_audit_events
+from keyplane.deps import ManagementPrincipal, Session, require_management_key
+from keyplane.models import AuditEvent
+from keyplane.surfaces.native_params import TextQuery
+from keyplane.surfaces.openrouter_shapes import iso
+
+router = APIRouter(prefix="/api/v1", tags=["audit"], dependencies=[Depends(require_management_key)])
+
+Text = TextQuery
+
+
+def event_object(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "created_at": iso(event.created_at),
+        "actor_type": event.actor_type,
+        "actor_id": event.actor_id,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "details": event.details,
+        "ip_address": event.ip_address,
+    }
+
+
+@router.get("/audit-events")
+async def audit_events(
+    session: Session,
+    principal: ManagementPrincipal,
+    action: Text = None,
+    object_type: Text = None,
+    object_id: Text = None,
+    actor: Text = None,
+    since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601.")] = None,
+    until: Annotated[datetime | None, Query(description="Exclusive, ISO 8601.")] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE_SIZE)] = 100,
+) -> dict[str, Any]:
+    """Who did what to which object, when and from where; newest first."""
+    events, has_more = await list_audit_events(
+        session=session,
+        principal=principal,
+        filter=AuditFilter(
+            action=action, object_type=object_type, object_id=object_id, actor=actor, since=since, until=until
+        ),
+        page=page,
+        page_size=page_size,
+    )
+    return {
+        "data": [event_object(e) for e in events],
+        "pagination": {"page": page, "page_size": page_size, "has_more": has_more},
+    }
