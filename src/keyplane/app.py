@@ -23,6 +23,7 @@ from keyplane.surfaces import (
     openrouter,
     openrouter_billing,
     operations,
+    portal,
 )
 from keyplane.surfaces.bifrost import router as bifrost_router
 from keyplane.surfaces.error_handlers import install_error_handlers
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         native_usage.router,
         native_audit.router,
         cortecs.router,
+        portal.user_router,
+        portal.key_router,
     ):
         app.include_router(router)
     mount_gateway(app, context)  # the gateway's raw ASGI layer sits inside the request-context middleware

@@ -1,0 +1,153 @@
+"""Portal management API at /api/v1/portal/management (seed 002): keys with a user JWT,
+balance and usage with an sk_mg_ key; every answer in the {meta, data} envelope."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import BALANCE_READ, require_scope
+from keyplane.billing.exchange import convert_from_base
+from keyplane.billing.ledger import balance_nanos
+from keyplane.deps import CurrentPrincipal, Session, get_context
+from keyplane.errors import Forbidden, Unauthorized
+from keyplane.keys import portal_service
+from keyplane.keys.portal_schemas import PortalKeyCreate, PortalKeyRef, PortalKeyUpdate
+from keyplane.keys.portal_usage import portal_usage_page
+from keyplane.models.base import utcnow
+from keyplane.surfaces.portal_shapes import balance_object, envelope, key_object, usage_object
+
+PREFIX = "/api/v1/portal/management"
+
+
+async def require_portal_user(principal: CurrentPrincipal) -> Principal:
+    if principal.kind != "user":
+        raise Unauthorized(
+            "This endpoint needs a user session token from POST /api/v1/auth/login, not an API key",
+            code="user_session_required",
+        )
+    return principal
+
+
+async def require_portal_key(principal: CurrentPrincipal) -> Principal:
+    if principal.kind == "user":
+        raise Unauthorized(
+            "This endpoint needs a management API key (sk_mg_...), not a user session token",
+            code="api_key_required",
+        )
+    if principal.kind != "management_key":
+        raise Forbidden("This endpoint needs a management API key (sk_mg_...)", code="not_management_key")
+    return principal
+
+
+# Auth is declared per router: key management takes a user JWT, balance and usage an sk_mg_ key.
+user_router = APIRouter(prefix=PREFIX, tags=["portal"], dependencies=[Depends(require_portal_user)])
+key_router = APIRouter(prefix=PREFIX, tags=["portal"], dependencies=[Depends(require_portal_key)])
+
+PortalUser = Annotated[Principal, Depends(require_portal_user)]
+PortalKey = Annotated[Principal, Depends(require_portal_key)]
+KeyId = Annotated[str, Path(max_length=64)]
+
+
+def _cap(request: Request) -> int:
+    return get_context(request).settings.management_keys_per_user
+
+
+@user_router.post("/api-keys")
+async def create_api_key(
+    body: PortalKeyCreate, request: Request, session: Session, user: PortalUser
+) -> dict[str, Any]:
+    key, plaintext = await portal_service.create_portal_key(
+        session=session, user=user, params=body, cap=_cap(request)
+    )
+    return envelope(request, key_object(key, utcnow(), plaintext=plaintext))
+
+
+@user_router.get("/api-keys")
+async def list_api_keys(request: Request, session: Session, user: PortalUser) -> dict[str, Any]:
+    now = utcnow()
+    found = await portal_service.list_portal_keys(session=session, user=user)
+    return envelope(request, [key_object(key, now) for key in found])
+
+
+@user_router.post("/api-keys/revoke")
+async def revoke_api_key(
+    body: PortalKeyRef, request: Request, session: Session, user: PortalUser
+) -> dict[str, Any]:
+    key = await portal_service.revoke_portal_key(session=session, user=user, key_id=body.id)
+    return envelope(request, key_object(key, utcnow()))
+
+
+@user_router.post("/api-keys/restore")
+async def restore_api_key(
+    body: PortalKeyRef, request: Request, session: Session, user: PortalUser
+) -> dict[str, Any]:
+    key = await portal_service.restore_portal_key(
+        session=session, user=user, key_id=body.id, cap=_cap(request)
+    )
+    return envelope(request, key_object(key, utcnow()))
+
+
+@user_router.put("/api-keys/{api_key_id}")
+async def update_api_key(
+    api_key_id: KeyId, body: PortalKeyUpdate, request: Request, session: Session, user: PortalUser
+) -> dict[str, Any]:
+    key = await portal_service.update_portal_key(
+        session=session, user=user, key_id=api_key_id, params=body, cap=_cap(request)
+    )
+    return envelope(request, key_object(key, utcnow()))
+
+
+@user_router.delete("/api-keys/{api_key_id}")
+async def delete_api_key(
+    api_key_id: KeyId, request: Request, session: Session, user: PortalUser
+) -> dict[str, Any]:
+    key = await portal_service.delete_portal_key(session=session, user=user, key_id=api_key_id)
+    return envelope(request, {"id": key.id})
+
+
+@key_router.get("/balance")
+async def balance(
+    request: Request,
+    session: Session,
+    principal: PortalKey,
+    currency_code: Annotated[str | None, Query(max_length=16)] = None,
+) -> dict[str, Any]:
+    """The balance of the key's org in the base currency or, at operator-set rates, another one."""
+    require_scope(principal, BALANCE_READ)
+    nanos = await balance_nanos(session=session, org_id=principal.require_org())
+    amount, code = await convert_from_base(
+        session=session,
+        amount_nanos=nanos,
+        currency_code=currency_code,
+        base_currency=get_context(request).settings.base_currency,
+    )
+    return envelope(request, balance_object(amount, code))
+
+
+@key_router.get("/usage")
+async def usage(
+    request: Request,
+    session: Session,
+    principal: PortalKey,
+    start_time: int | None = None,
+    end_time: int | None = None,
+    page: int = 1,
+    pagesize: int = 20,
+    user_id: Annotated[str | None, Query(max_length=64)] = None,
+    token_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    found = await portal_usage_page(
+        session=session,
+        principal=principal,
+        start_time=start_time,
+        end_time=end_time,
+        page=page,
+        page_size=pagesize,
+        user_id=user_id,
+        token_id=token_id,
+    )
+    base = get_context(request).settings.base_currency
+    return envelope(request, usage_object(found, page_number=page, page_size=pagesize, currency_code=base))
