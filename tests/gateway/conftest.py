@@ -17,11 +17,14 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from keyplane.app import create_app
+from keyplane.auth.principal import Principal
 from keyplane.billing.ledger import add_credit, balance_nanos
 from keyplane.config import Settings
 from keyplane.context import AppContext
 from keyplane.db import session_scope
-from keyplane.models import UsageRecord
+from keyplane.keys.schemas import KeyUpdate
+from keyplane.keys.service import update_key
+from keyplane.models import Budget, UsageRecord
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests.factories import bearer
 from tests.fakes.upstream import RunningUpstream, free_port
@@ -165,6 +168,27 @@ class GatewaySetup:
         )
         assert response.status_code == 201, response.text
         return response.json()["key"], response.json()["data"]["hash"]
+
+    async def update_key(self, key_hash: str, **fields: Any) -> None:
+        """Change key fields the keys API does not expose, through the keys service."""
+        principal = Principal(kind="user", user_id=self.org.user_id, org_id=self.org.org_id, role="owner")
+        async with session_scope(self.context.sessions) as session:
+            await update_key(
+                session=session, principal=principal, key_hash=key_hash, params=KeyUpdate(**fields)
+            )
+
+    async def add_budget(self, *, scope: str, limit_usd: float, reset: str | None = None, **ids: str) -> None:
+        async with session_scope(self.context.sessions) as session:
+            session.add(
+                Budget(
+                    org_id=self.org.org_id,
+                    scope=scope,
+                    name=f"{scope} budget",
+                    limit_nanousd=round(limit_usd * 1e9),
+                    reset=reset,
+                    **ids,
+                )
+            )
 
     async def set_price(self, model: str, input_usd: float, output_usd: float) -> None:
         response = await self.client.put(
