@@ -165,3 +165,16 @@ async def test_platform_keys_can_be_hidden_from_orgs(
     assert_bifrost_error(hidden, 404)
     operator = await client.get("/api/keys", headers=bearer(org.management_key))
     assert [k["id"] for k in operator.json()] == [platform["id"]]
+
+
+async def test_operator_replaces_a_platform_key_without_repeating_the_flag(
+    client: httpx.AsyncClient, org: BootstrapResult
+) -> None:
+    platform = await _platform_key(client, org)
+    path = f"/api/providers/openai/keys/{platform['id']}"
+    body = openai_key(name="platform-openai", value=platform["value"], weight=5)
+    response = await client.put(path, json=body, headers=bearer(org.management_key))
+    assert response.status_code == 200, response.text
+    assert response.json()["platform"] is True and response.json()["weight"] == 5.0
+    flipped = await client.put(path, json={**body, "platform": False}, headers=bearer(org.management_key))
+    assert_bifrost_error(flipped, 400)

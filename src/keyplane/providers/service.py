@@ -373,7 +373,7 @@ async def replace_credential(
     row = await _writable(session, principal, provider, key_id, visibility)
     if body.id is not None and body.id != key_id:
         raise BadRequest("id in the body does not match the key in the path")
-    if body.platform != (row.org_id is None):
+    if "platform" in body.model_fields_set and body.platform != (row.org_id is None):
         raise BadRequest("platform cannot be changed; create a new key instead")
     before = row.config_hash
     await _apply(session, row, info, body, box)
