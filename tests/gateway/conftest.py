@@ -25,7 +25,10 @@ from keyplane.db import session_scope
 from keyplane.keys.schemas import KeyUpdate
 from keyplane.keys.service import update_key
 from keyplane.models import Budget, UsageRecord
+from keyplane.models.base import utcnow
 from keyplane.orgs.bootstrap import BootstrapResult
+from keyplane.settings.schemas import InferenceConfigUpdate, ProjectConfigUpdate
+from keyplane.settings.service import update_project_config
 from tests.factories import bearer
 from tests.fakes.upstream import RunningUpstream, free_port
 
@@ -188,6 +191,22 @@ class GatewaySetup:
                     reset=reset,
                     **ids,
                 )
+            )
+
+    async def set_project_config(self, *, allow_overwrite: bool | None = None, **inference: Any) -> None:
+        """The workspace's project config through the settings service (as the Cortecs API does)."""
+        stamp = utcnow().isoformat()
+        async with session_scope(self.context.sessions) as session:
+            await update_project_config(
+                session=session,
+                principal=None,
+                workspace_id=self.org.workspace_id,
+                update=ProjectConfigUpdate(
+                    inference_config=InferenceConfigUpdate(**inference),
+                    allow_overwrite=allow_overwrite,
+                    created_at=stamp,
+                    updated_at=stamp,
+                ),
             )
 
     async def set_price(self, model: str, input_usd: float, output_usd: float) -> None:
