@@ -1,10 +1,11 @@
 """The Cortecs contract checker: every Cortecs test validates each response against the spec file.
 
-`assert_cortecs_response` loads /work/shared/specs/cortecs-management.openapi.json (or
-KEYPLANE_CORTECS_SPEC), turns OpenAPI 3.0 schemas into JSON Schema (`nullable` becomes a type
-union) and validates the body for the operation and status code. It is strict: the status must
-be documented for the operation, every documented property must be present and no undocumented
-one may appear, and date-time strings must parse.
+`assert_cortecs_response` loads the shared specs/cortecs-management.openapi.json beside the
+repository (or KEYPLANE_CORTECS_SPEC, or the vendored copy next to this file), turns OpenAPI 3.0
+schemas into JSON Schema (`nullable` becomes a type union) and validates the body for the
+operation and status code. It is strict: the status must be documented for the operation, every
+documented property must be present and no undocumented one may appear, and date-time strings
+must parse.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import httpx
 import jsonschema
 import pytest
 
+SHARED_SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "cortecs-management.openapi.json"
+VENDORED_SPEC = Path(__file__).with_suffix(".openapi.json")  # a copy, so the checkout alone suffices
 SPEC_PATH = Path(
-    os.environ.get(
-        "KEYPLANE_CORTECS_SPEC",
-        Path(__file__).resolve().parents[3] / "shared" / "specs" / "cortecs-management.openapi.json",
-    )
+    os.environ.get("KEYPLANE_CORTECS_SPEC") or (SHARED_SPEC if SHARED_SPEC.exists() else VENDORED_SPEC)
 )
 SERVER_PREFIX = "/v1"  # the spec's server is https://api.cortecs.ai/v1
 
@@ -147,3 +147,9 @@ def test_project_config_schema_checks_nullable_fields_and_timestamps() -> None:
 def test_undocumented_status_is_a_failure() -> None:
     with pytest.raises(AssertionError, match="does not document"):
         response_schema("post", "/manage/api-keys", 404)
+
+
+def test_the_vendored_spec_matches_the_shared_one() -> None:
+    if not SHARED_SPEC.exists():
+        pytest.skip("the shared specs directory is not beside this checkout")
+    assert json.loads(VENDORED_SPEC.read_text()) == json.loads(SHARED_SPEC.read_text())
