@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 from pydantic import Field, StrictStr
 
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
@@ -23,3 +23,5 @@ CodeQuery = Annotated[str | None, Query(max_length=16, pattern=NO_CONTROL_CHARAC
 Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS)]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS)]
 Note = Annotated[StrictStr, Field(max_length=500, pattern=r"^[^\x00]*$")]
+
+IdPath = Annotated[str, Path(max_length=64, pattern=NO_CONTROL_CHARACTERS)]

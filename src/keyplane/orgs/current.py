@@ -1,0 +1,41 @@
+"""The caller's own organization: read by any of its keys, renamed by admins (orgs:write)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import ORGS_WRITE
+from keyplane.errors import BadRequest, NotFound
+from keyplane.models import Organization
+from keyplane.models.base import utcnow
+from keyplane.orgs.permissions import require_admin
+
+
+async def current_organization(*, session: AsyncSession, principal: Principal) -> Organization:
+    org = await session.get(Organization, principal.require_org())
+    if org is None:
+        raise NotFound("Organization not found")
+    return org
+
+
+async def rename_organization(*, session: AsyncSession, principal: Principal, name: str) -> Organization:
+    require_admin(principal, ORGS_WRITE)
+    org = await current_organization(session=session, principal=principal)
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 200:
+        raise BadRequest("Organization name must be 1-200 characters")
+    previous, org.name = org.name, name
+    org.updated_at = utcnow()
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="organization.updated",
+        object_type="organization",
+        object_id=org.id,
+        org_id=org.id,
+        details={"name": name, "previous_name": previous},
+    )
+    return org

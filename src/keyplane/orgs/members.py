@@ -1,0 +1,181 @@
+"""Members of the caller's org: admins (orgs:write) add, re-role and remove; owners stay in charge.
+
+Only an owner may grant, change or take away the owner role, and the last owner can neither be
+demoted nor removed, so an org is never left without someone who can manage it. Removing a member
+revokes the API keys they created in the org: an offboarded person's keys stop working at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import ORGS_WRITE
+from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
+from keyplane.models import ApiKey, Membership, User
+from keyplane.models.base import utcnow
+from keyplane.models.membership import ROLES
+from keyplane.orgs.permissions import require_admin
+from keyplane.orgs.service import create_user
+
+MAX_MEMBERS_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    membership: Membership
+    user: User
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise BadRequest(f"Unknown role '{role[:40]}'; expected one of {', '.join(ROLES)}")
+    return role
+
+
+def _require_owner_for(principal: Principal | None, *roles: str | None) -> None:
+    if principal is not None and "owner" in roles and principal.role != "owner":
+        raise Forbidden("Only an owner may grant, change or remove the owner role", code="owner_required")
+
+
+async def list_members(*, session: AsyncSession, principal: Principal) -> list[Member]:
+    require_admin(principal)
+    query = (
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.org_id == principal.require_org())
+        .order_by(Membership.created_at, Membership.id)
+        .limit(MAX_MEMBERS_PAGE)
+    )
+    return [Member(m, u) for m, u in (await session.execute(query)).all()]
+
+
+async def get_member(*, session: AsyncSession, org_id: str, user_id: str) -> Member:
+    row = (
+        await session.execute(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.org_id == org_id, Membership.user_id == user_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Member not found")
+    return Member(row[0], row[1])
+
+
+async def add_member(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    email: str,
+    role: str = "member",
+    password: str | None = None,
+    name: str = "",
+) -> tuple[Member, bool]:
+    """Link an existing user by email, or create one (a password is then required); True if created."""
+    require_admin(principal, ORGS_WRITE)
+    org_id = principal.require_org()
+    role = _check_role(role)
+    _require_owner_for(principal, role)
+    normalized = (email or "").strip().lower()
+    user = (await session.execute(select(User).where(User.email == normalized))).scalar_one_or_none()
+    created = user is None
+    if user is None:
+        if not password:
+            raise BadRequest("password is required to create a new user")
+        user = await create_user(session=session, email=normalized, password=password, name=name)
+    else:
+        existing = (
+            await session.execute(
+                select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == user.id)
+            )
+        ).first()
+        if existing is not None:
+            raise Conflict("This user is already a member of the organization")
+    membership = Membership(org_id=org_id, user_id=user.id, role=role, created_at=utcnow())
+    session.add(membership)
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="member.added",
+        object_type="member",
+        object_id=user.id,
+        org_id=org_id,
+        details={"email": user.email, "role": role, "user_created": created},
+    )
+    return Member(membership, user), created
+
+
+async def _owner_count(session: AsyncSession, org_id: str) -> int:
+    query = (
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.org_id == org_id, Membership.role == "owner")
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def change_role(*, session: AsyncSession, principal: Principal, user_id: str, role: str) -> Member:
+    require_admin(principal, ORGS_WRITE)
+    org_id = principal.require_org()
+    role = _check_role(role)
+    member = await get_member(session=session, org_id=org_id, user_id=user_id)
+    previous = member.membership.role
+    if previous == role:
+        return member
+    _require_owner_for(principal, role, previous)
+    if previous == "owner" and await _owner_count(session, org_id) <= 1:
+        raise Conflict("The last owner cannot be demoted; make another member owner first")
+    member.membership.role = role
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="member.role_changed",
+        object_type="member",
+        object_id=user_id,
+        org_id=org_id,
+        details={"role": role, "previous_role": previous},
+    )
+    return member
+
+
+async def remove_member(*, session: AsyncSession, principal: Principal, user_id: str) -> Member:
+    require_admin(principal, ORGS_WRITE)
+    org_id = principal.require_org()
+    member = await get_member(session=session, org_id=org_id, user_id=user_id)
+    _require_owner_for(principal, member.membership.role)
+    if member.membership.role == "owner" and await _owner_count(session, org_id) <= 1:
+        raise Conflict("The last owner cannot be removed")
+    keys = (
+        await session.execute(
+            select(ApiKey).where(
+                ApiKey.org_id == org_id, ApiKey.creator_user_id == user_id, ApiKey.revoked.is_(False)
+            )
+        )
+    ).scalars()
+    revoked = 0
+    for key in keys:
+        key.revoked, key.updated_at = True, utcnow()
+        revoked += 1
+    await session.delete(member.membership)
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="member.removed",
+        object_type="member",
+        object_id=user_id,
+        org_id=org_id,
+        details={
+            "email": member.user.email,
+            "role": member.membership.role,
+            "keys_revoked": revoked,
+        },
+    )
+    return member

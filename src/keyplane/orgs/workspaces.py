@@ -1,0 +1,89 @@
+"""Workspaces of the caller's org: anyone of the org may list, admins (orgs:write) create and rename."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import ORGS_WRITE
+from keyplane.errors import BadRequest, Conflict
+from keyplane.models import Workspace
+from keyplane.models.base import utcnow
+from keyplane.orgs.permissions import require_admin
+from keyplane.orgs.service import workspace_in_org
+
+MAX_WORKSPACES_PER_ORG = 1000
+
+
+def clean_workspace_name(name: str) -> str:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 200:
+        raise BadRequest("Workspace name must be 1-200 characters")
+    return name
+
+
+async def list_workspaces(*, session: AsyncSession, org_id: str) -> list[Workspace]:
+    query = (
+        select(Workspace)
+        .where(Workspace.org_id == org_id)
+        .order_by(Workspace.is_default.desc(), Workspace.created_at, Workspace.id)
+        .limit(MAX_WORKSPACES_PER_ORG)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def _check_unique_name(session: AsyncSession, org_id: str, name: str, exclude_id: str | None) -> None:
+    query = select(Workspace.id).where(Workspace.org_id == org_id, func.lower(Workspace.name) == name.lower())
+    if exclude_id is not None:
+        query = query.where(Workspace.id != exclude_id)
+    if (await session.execute(query)).first() is not None:
+        raise Conflict(f"A workspace named '{name}' already exists in this organization")
+
+
+async def create_workspace(*, session: AsyncSession, principal: Principal, name: str) -> Workspace:
+    require_admin(principal, ORGS_WRITE)
+    org_id = principal.require_org()
+    name = clean_workspace_name(name)
+    await _check_unique_name(session, org_id, name, None)
+    count = (
+        await session.execute(select(func.count()).select_from(Workspace).where(Workspace.org_id == org_id))
+    ).scalar_one()
+    if count >= MAX_WORKSPACES_PER_ORG:
+        raise BadRequest(f"An organization has at most {MAX_WORKSPACES_PER_ORG} workspaces")
+    workspace = Workspace(org_id=org_id, name=name, is_default=False, created_at=utcnow())
+    session.add(workspace)
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="workspace.created",
+        object_type="workspace",
+        object_id=workspace.id,
+        org_id=org_id,
+        details={"name": name},
+    )
+    return workspace
+
+
+async def rename_workspace(
+    *, session: AsyncSession, principal: Principal, workspace_id: str, name: str
+) -> Workspace:
+    require_admin(principal, ORGS_WRITE)
+    org_id = principal.require_org()
+    workspace = await workspace_in_org(session=session, org_id=org_id, workspace_id=workspace_id)
+    name = clean_workspace_name(name)
+    await _check_unique_name(session, org_id, name, workspace.id)
+    previous, workspace.name = workspace.name, name
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="workspace.updated",
+        object_type="workspace",
+        object_id=workspace.id,
+        org_id=org_id,
+        details={"name": name, "previous_name": previous},
+    )
+    return workspace
