@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import openai
 import pytest
@@ -147,3 +148,19 @@ async def test_keys_api_usage_shows_gateway_spend(setup: GatewaySetup, served: S
     data = response.json()["data"]
     assert data["usage"] == pytest.approx(3 * COST / 1e9)
     assert data["usage_daily"] == pytest.approx(3 * COST / 1e9)
+
+
+async def test_graceful_shutdown_writes_every_queued_usage_record(
+    setup: GatewaySetup, serve_app: Callable[..., ServedApp]
+) -> None:
+    served = serve_app(usage_flush_interval_seconds=3600.0, usage_flush_batch_size=1000)
+    key = await _ready(setup)
+    async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=key, max_retries=0) as client:
+        for _ in range(5):
+            await client.chat.completions.create(
+                model="gpt-test", messages=[{"role": "user", "content": "x"}]
+            )
+    assert await setup.usage_rows() == []  # nothing written yet: the flusher waits for its interval
+    await asyncio.to_thread(served.stop)
+    rows = await setup.usage_rows()
+    assert len(rows) == 5 and sum(r.cost_nanousd for r in rows) == 5 * COST
