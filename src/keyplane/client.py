@@ -339,6 +339,30 @@ class KeyplaneClient(_BaseClient):
     def current_key(self) -> CurrentKey:
         return CurrentKey.from_json(self.request("GET", "/api/v1/key")["data"])
 
+    def balance(self, *, currency: str | None = None) -> dict[str, Any]:
+        """The org balance (GET /api/v1/billing/balance), optionally in another currency."""
+        params = {"currency": currency} if currency else None
+        data: dict[str, Any] = self.request("GET", "/api/v1/billing/balance", params=params)["data"]
+        return data
+
+    def add_credit(self, amount: float, *, note: str = "", user_id: str | None = None) -> dict[str, Any]:
+        """Credit the org (admin, billing:write) in the base currency; returns the ledger entry."""
+        body: dict[str, Any] = {"amount": amount, "note": note}
+        if user_id is not None:
+            body["user_id"] = user_id
+        data: dict[str, Any] = self.request("POST", "/api/v1/billing/credits", json=body)["data"]
+        return data
+
+    def list_exchange_rates(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self.request("GET", "/api/v1/billing/exchange-rates")["data"]
+        return data
+
+    def set_exchange_rate(self, currency_code: str, rate: float) -> dict[str, Any]:
+        """Units of currency_code per one unit of the base currency (admin, billing:write)."""
+        path = f"/api/v1/billing/exchange-rates/{currency_code}"
+        data: dict[str, Any] = self.request("PUT", path, json={"rate": rate})["data"]
+        return data
+
 
 class AsyncKeyplaneClient(_BaseClient):
     """Asynchronous client; use as an async context manager or await aclose()."""
@@ -436,3 +460,26 @@ class AsyncKeyplaneClient(_BaseClient):
 
     async def current_key(self) -> CurrentKey:
         return CurrentKey.from_json((await self.request("GET", "/api/v1/key"))["data"])
+
+    async def balance(self, *, currency: str | None = None) -> dict[str, Any]:
+        params = {"currency": currency} if currency else None
+        data: dict[str, Any] = (await self.request("GET", "/api/v1/billing/balance", params=params))["data"]
+        return data
+
+    async def add_credit(
+        self, amount: float, *, note: str = "", user_id: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"amount": amount, "note": note}
+        if user_id is not None:
+            body["user_id"] = user_id
+        data: dict[str, Any] = (await self.request("POST", "/api/v1/billing/credits", json=body))["data"]
+        return data
+
+    async def list_exchange_rates(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = (await self.request("GET", "/api/v1/billing/exchange-rates"))["data"]
+        return data
+
+    async def set_exchange_rate(self, currency_code: str, rate: float) -> dict[str, Any]:
+        path = f"/api/v1/billing/exchange-rates/{currency_code}"
+        data: dict[str, Any] = (await self.request("PUT", path, json={"rate": rate}))["data"]
+        return data

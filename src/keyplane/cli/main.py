@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from keyplane.cli import keys, server
+from keyplane.cli import credits, keys, server
 from keyplane.cli import secrets as secrets_cli
 
 app = typer.Typer(
@@ -18,6 +18,8 @@ app.command()(server.migrate)
 app.command()(server.serve)
 app.add_typer(keys.app, name="keys")
 app.add_typer(secrets_cli.app, name="secrets")
+app.add_typer(credits.credits_app, name="credits")
+app.add_typer(credits.rates_app, name="rates")
 
 
 if __name__ == "__main__":
