@@ -235,3 +235,30 @@ async def test_bedrock_batch_s3_config_round_trips(client: httpx.AsyncClient, or
     )
     assert key["bedrock_key_config"]["batch_s3_config"] == {"buckets": buckets}
     assert key["use_for_batch_api"] is True
+
+
+async def test_null_collections_mean_empty(client: httpx.AsyncClient, org: BootstrapResult) -> None:
+    key = await _create(
+        client, org, **openai_key(models=None, blacklisted_models=None, aliases=None, azure_key_config=None)
+    )
+    assert key["models"] == [] and key["blacklisted_models"] == [] and key["aliases"] == {}
+
+
+async def test_azure_with_entra_id_needs_no_value(client: httpx.AsyncClient, org: BootstrapResult) -> None:
+    key = await _create(
+        client,
+        org,
+        provider="azure",
+        name="entra",
+        azure_key_config={
+            "endpoint": "https://example.openai.azure.com",
+            "client_id": "app-id",
+            "client_secret": "entra-client-secret-value",
+            "tenant_id": "tenant",
+            "scopes": ["https://cognitiveservices.azure.com/.default"],
+        },
+    )
+    block = key["azure_key_config"]
+    assert key["value"] is None and block["client_id"]["value"] == "app-id"
+    assert block["client_secret"]["value"] == "entr" + "*" * 24 + "alue"
+    assert block["scopes"] == ["https://cognitiveservices.azure.com/.default"]

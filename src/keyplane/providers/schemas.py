@@ -82,10 +82,11 @@ class CredentialIn(_Strict):
     id: str | None = Field(default=None, min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
     value: EnvValue | None = None
-    models: list[str] = Field(default_factory=list, max_length=MAX_MODELS)
-    blacklisted_models: list[str] = Field(default_factory=list, max_length=MAX_MODELS)
+    # null is accepted as "empty" for the collections: Go clients serialize nil maps and slices so.
+    models: list[str] | None = Field(default=None, max_length=MAX_MODELS)
+    blacklisted_models: list[str] | None = Field(default=None, max_length=MAX_MODELS)
     weight: float = 1.0
-    aliases: dict[str, str] = Field(default_factory=dict, max_length=MAX_MODELS)
+    aliases: dict[str, str] | None = Field(default=None, max_length=MAX_MODELS)
     azure_key_config: AzureKeyConfig | None = None
     vertex_key_config: VertexKeyConfig | None = None
     bedrock_key_config: BedrockKeyConfig | None = None

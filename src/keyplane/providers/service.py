@@ -270,9 +270,9 @@ async def _apply(
     name = body.name.strip()
     if not name:
         raise BadRequest("name must not be empty")
-    models = _model_list(body.models, "models", allow_wildcard=True)
-    blacklist = _model_list(body.blacklisted_models, "blacklisted_models", allow_wildcard=False)
-    aliases = _aliases(body.aliases)
+    models = _model_list(body.models or [], "models", allow_wildcard=True)
+    blacklist = _model_list(body.blacklisted_models or [], "blacklisted_models", allow_wildcard=False)
+    aliases = _aliases(body.aliases or {})
     weight = _weight(body.weight)
     config = _store_config(info, body, box, row.config or {})
     _require_config(info, config, await _provider_base_url(session, info.name))
