@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -343,3 +344,20 @@ async def test_project_config_rows_are_created_once(
     assert first["_id"] == second["_id"]
     async with session_scope(context.sessions) as session:
         assert (await session.execute(select(func.count()).select_from(ProjectConfig))).scalar_one() == 1
+
+
+async def test_concurrent_creates_with_one_name_make_one_key(
+    client: httpx.AsyncClient, org: BootstrapResult, context: AppContext
+) -> None:
+    async def create() -> httpx.Response:
+        return await client.post(
+            "/v1/manage/api-keys", json={"name": "same"}, headers=bearer(org.management_key)
+        )
+
+    responses = await asyncio.gather(*(create() for _ in range(4)))
+    for response in responses:
+        assert_cortecs_response(response)
+    assert sorted(r.status_code for r in responses) == [201, 400, 400, 400]
+    async with session_scope(context.sessions) as session:
+        count = (await session.execute(select(func.count()).where(ApiKey.name == "same"))).scalar_one()
+    assert count == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -172,3 +173,18 @@ async def test_keys_of_every_kind_the_user_made_are_listed(
     assert [k["name"] for k in listed] == ["bootstrap management key"]
     # No scopes listed means every scope: shown as the full vocabulary.
     assert "keys:write" in listed[0]["scopes"] and listed[0]["reach"] == "org"
+
+
+async def test_concurrent_creates_never_pass_the_cap(
+    client: httpx.AsyncClient, org: BootstrapResult, context: AppContext
+) -> None:
+    context.settings.management_keys_per_user = 3
+    _member, jwt = await member_session(client, context, org, "member@acme.test")
+
+    async def create(index: int) -> int:
+        response = await client.post(f"{PORTAL}/api-keys", json={"name": f"k{index}"}, headers=jwt)
+        return response.status_code
+
+    statuses = await asyncio.gather(*(create(i) for i in range(6)))
+    assert sorted(statuses) == [200, 200, 200, 400, 400, 400]
+    assert len(assert_portal_ok(await client.get(f"{PORTAL}/api-keys", headers=jwt))) == 3

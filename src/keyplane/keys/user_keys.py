@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Principal
@@ -23,11 +23,14 @@ def owner_of(principal: Principal) -> str:
 
 
 async def lock_membership(session: AsyncSession, *, org_id: str, user_id: str) -> Membership | None:
-    """Row-lock the member (PostgreSQL) so a user's concurrent creates check caps and names in turn."""
-    query = (
-        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id).with_for_update()
-    )
-    return (await session.execute(query)).scalar_one_or_none()
+    """Serialize one user's key creations so caps and unique names are checked in turn.
+
+    A no-op UPDATE of the member row takes the row lock on PostgreSQL and the database write lock
+    on SQLite (whose SELECT ... FOR UPDATE does nothing), held until the transaction ends.
+    """
+    where = (Membership.org_id == org_id, Membership.user_id == user_id)
+    await session.execute(update(Membership).where(*where).values(role=Membership.role))
+    return (await session.execute(select(Membership).where(*where))).scalar_one_or_none()
 
 
 async def count_active_keys(session: AsyncSession, *, org_id: str, user_id: str, kind: str) -> int:
