@@ -42,6 +42,7 @@ BAD_BODIES: dict[str, tuple[str, Any, int, str]] = {
     "enabled as string": ("openai", openai_key(enabled="yes"), 400, "enabled"),
     "aliases not a map": ("openai", openai_key(aliases=["a"]), 400, "aliases"),
     "value a number": ("openai", openai_key(value=12345), 400, "value"),
+    "redacted value of nothing": ("openai", openai_key(value="sk-x" + "*" * 24 + "0000"), 400, "redacted"),
     "missing name": ("openai", {"value": SECRET}, 400, "name"),
     "bad id": ("openai", openai_key(id="has space"), 400, "id may contain only"),
     "body not an object": ("openai", ["x"], 400, "Invalid request"),

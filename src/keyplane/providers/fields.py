@@ -7,6 +7,7 @@ from typing import Any
 from keyplane.errors import BadRequest
 from keyplane.providers.schemas import EnvValue, EnvVarIn
 from keyplane.providers.secrets import (
+    MASK,
     SecretBox,
     is_valid_env_name,
     store_env,
@@ -72,6 +73,11 @@ def store_field(
         return None
     if previous and previous.get("kind") == "literal" and literal == previous.get("redacted"):
         return previous
+    if sensitive and (MASK in literal or set(literal) == {"*"}):
+        # A redacted value of another key (or of a secret since replaced) is not a secret.
+        raise BadRequest(
+            f"{field}: this is a redacted value; send the real secret or the key's own redacted value"
+        )
     if not sensitive:
         if len(literal) > 2000:
             raise BadRequest(f"{field}: value is too long")
