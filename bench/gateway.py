@@ -35,7 +35,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = os.environ.get("KEYPLANE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "KEYPLANE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 CHAT_BODY = json.dumps(
     {"model": "bench-model", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 20}
 ).encode()
@@ -281,7 +283,9 @@ def run_mode(mode: str, args: argparse.Namespace, upstream_port: int, work: Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mode", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--requests", type=int, default=3000, help="latency samples at concurrency 1")
     parser.add_argument("--warmup", type=int, default=300)
@@ -297,7 +301,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="keyplane-bench-") as tmp:
         work = Path(tmp)
         upstream_port = free_port()
-        upstream_cmd = [sys.executable, "-m", "tests.fakes.upstream", "--port", str(upstream_port), "--no-record"]
+        upstream_cmd = [
+            sys.executable,
+            "-m",
+            "tests.fakes.upstream",
+            "--port",
+            str(upstream_port),
+            "--no-record",
+        ]
         with process(upstream_cmd, dict(os.environ), work / "upstream.log"):
             wait_http(f"http://127.0.0.1:{upstream_port}/v1/models")
             for mode in modes:
@@ -309,16 +320,19 @@ def main() -> None:
         if "skipped" in result:
             print(f"[{result['mode']}] skipped: {result['skipped']}")
             continue
+        r = result
+        print(f"[{r['mode']}]")
+        print(f"  concurrency 1  direct   p50 {r['direct_p50_ms']:.3f} ms  p99 {r['direct_p99_ms']:.3f} ms")
+        print(f"                 keyplane p50 {r['gateway_p50_ms']:.3f} ms  p99 {r['gateway_p99_ms']:.3f} ms")
         print(
-            f"[{result['mode']}]\n"
-            f"  concurrency 1  direct p50 {result['direct_p50_ms']:.3f} ms  p99 {result['direct_p99_ms']:.3f} ms\n"
-            f"                 keyplane p50 {result['gateway_p50_ms']:.3f} ms  p99 {result['gateway_p99_ms']:.3f} ms\n"
-            f"  overhead       p50 {result['overhead_p50_ms']:.3f} ms  p99 {result['overhead_p99_ms']:.3f} ms"
-            f"  (mean {result['overhead_mean_ms']:.3f} ms)   target p50 <= 0.5 ms\n"
-            f"  concurrency {args.concurrency} keyplane {result['rps_c32']:.0f} req/s"
-            f" (direct {result['direct_rps_c32']:.0f} req/s, non-200: {result['non_200']})   target >= 3000\n"
-            f"  peak RSS       {result['peak_rss_mb']:.1f} MB   target <= 150 MB"
+            f"  overhead       p50 {r['overhead_p50_ms']:.3f} ms  p99 {r['overhead_p99_ms']:.3f} ms"
+            f"  (mean {r['overhead_mean_ms']:.3f} ms)   target p50 <= 0.5 ms"
         )
+        print(
+            f"  concurrency {args.concurrency} keyplane {r['rps_c32']:.0f} req/s"
+            f" (direct {r['direct_rps_c32']:.0f} req/s, non-200: {r['non_200']})   target >= 3000"
+        )
+        print(f"  peak RSS       {r['peak_rss_mb']:.1f} MB   target <= 150 MB")
 
 
 if __name__ == "__main__":

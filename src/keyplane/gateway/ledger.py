@@ -53,6 +53,10 @@ class SpendLedger(Protocol):
 
     def after_commit(self, settlements: Sequence[Settlement]) -> None: ...
 
+    def abort(self, settlements: Sequence[Settlement]) -> None: ...
+
+    async def release_free(self) -> None: ...
+
     async def release_stale(self, older_than_seconds: float) -> int: ...
 
 
@@ -86,9 +90,10 @@ async def ledger_balance(session: AsyncSession, org_id: str) -> int:
 
 
 def _aggregate(
-    settlements: Iterable[Settlement],
+    settlements: Iterable[Settlement], *, balance_spends: bool = False
 ) -> dict[tuple[str, datetime], tuple[LimitSubject, int, int]]:
-    """(counter, window) -> (subject, held total, spent total) over a batch."""
+    """(counter, window) -> (subject, held total, spent total) over a batch; the balance's spend
+    is the platform cost when `balance_spends`, else 0 (the ledger debit accounts for it)."""
     totals: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
     subjects: dict[tuple[str, datetime], LimitSubject] = {}
     for settlement in settlements:
@@ -96,40 +101,39 @@ def _aggregate(
             key = (subject.counter, subject.window_start)
             subjects[key] = subject
             totals[key][0] += held
-            if not subject.is_balance and subject.applies(settlement.is_byok):
+            if subject.applies(settlement.is_byok) and (balance_spends or not subject.is_balance):
                 totals[key][1] += settlement.actual_nanos
     return {key: (subjects[key], held, spent) for key, (held, spent) in totals.items()}
 
 
 # ---------------------------------------------------------------------------------------------
-# PostgreSQL: shared by every instance on the database.
+# PostgreSQL: shared by every instance on the database, through leases.
+#
+# An instance does not write to the database per request. It reserves a *lease* on a counter
+# (`reserved += grant`, granted only while `spent + reserved + grant <= limit`), serves requests
+# from the lease in memory, converts the used part into `spent` when their usage is flushed, and
+# hands every unused part back after each flush. The sum of all leases never exceeds what the
+# limit has left, so instances together never overspend; a crashed instance's lease stays
+# reserved (over-counted) until `release_stale` clears it.
+
+LEASE_FACTOR = 256  # a lease covers up to this many worst cases of the request that asked for it
+LEASE_SHARE = 4  # ... and at most a quarter of what is left, so other instances get their share
 
 _SEED = text(
     "INSERT INTO spend_counters (subject, window_start, spent_nanousd, reserved_nanousd, updated_at) "
     "VALUES (:subject, :window, :spent, 0, :now) ON CONFLICT DO NOTHING"
 )
-_LOCK = text(
-    "SELECT subject FROM spend_counters WHERE subject = :subject AND window_start = :window FOR UPDATE"
+_LOCK_ROW = text(
+    "SELECT spent_nanousd, reserved_nanousd FROM spend_counters "
+    "WHERE subject = :subject AND window_start = :window FOR UPDATE"
 )
-_RESERVE_LIMIT = text(
-    "UPDATE spend_counters SET reserved_nanousd = reserved_nanousd + :amount, updated_at = :now "
-    "WHERE subject = :subject AND window_start = :window "
-    "AND CAST(:limit AS BIGINT) - spent_nanousd - reserved_nanousd - :amount >= :floor "
-    "RETURNING spent_nanousd"
+_BALANCE = text("SELECT COALESCE(SUM(amount_nanousd), 0) FROM ledger_entries WHERE org_id = :org")
+_GROW = text(
+    "UPDATE spend_counters SET reserved_nanousd = reserved_nanousd + :grant, updated_at = :now "
+    "WHERE subject = :subject AND window_start = :window"
 )
-_RESERVE_BALANCE = text(
-    "UPDATE spend_counters SET reserved_nanousd = reserved_nanousd + :amount, updated_at = :now "
-    "WHERE subject = :subject AND window_start = :window "
-    "AND (SELECT COALESCE(SUM(amount_nanousd), 0) FROM ledger_entries WHERE org_id = :org) "
-    "- reserved_nanousd - :amount >= :floor "
-    "RETURNING reserved_nanousd"
-)
-_USED = text(
-    "SELECT spent_nanousd + reserved_nanousd FROM spend_counters WHERE subject = :subject "
-    "AND window_start = :window"
-)
-_SETTLE = text(
-    "UPDATE spend_counters SET reserved_nanousd = GREATEST(reserved_nanousd - :held, 0), "
+_SHRINK = text(
+    "UPDATE spend_counters SET reserved_nanousd = GREATEST(reserved_nanousd - :amount, 0), "
     "spent_nanousd = spent_nanousd + :spent, updated_at = :now "
     "WHERE subject = :subject AND window_start = :window"
 )
@@ -139,13 +143,62 @@ _RELEASE_STALE = text(
 )
 
 
-class SqlSpendLedger:
-    """Counters in spend_counters; every reservation is one short transaction on the database."""
+@dataclass(slots=True)
+class _Lease:
+    lease: int = 0  # reserved in the database on this instance's behalf
+    held: int = 0  # worst cases of requests in flight or not yet flushed
 
-    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    @property
+    def free(self) -> int:
+        return self.lease - self.held
+
+
+@dataclass(slots=True)
+class _Shortfall:
+    subject: LimitSubject
+    used: int  # spent + reserved in the database
+    others: int  # reserved by other instances (their leases come back after their next flush)
+
+
+class SqlSpendLedger:
+    """Counters in spend_counters, reserved through per-instance leases (few transactions per second)."""
+
+    def __init__(
+        self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], *, retry_wait_seconds: float
+    ) -> None:
         self._engine = engine
         self._sessions = sessions
+        self._retry_wait = min(max(retry_wait_seconds * 2, 0.05), 1.0)
         self._known: set[tuple[str, datetime]] = set()
+        self._leases: dict[tuple[str, datetime], _Lease] = {}
+        self._acquiring = asyncio.Lock()
+
+    def _state(self, subject: LimitSubject) -> _Lease:
+        key = (subject.counter, subject.window_start)
+        state = self._leases.get(key)
+        if state is None:
+            state = self._leases[key] = _Lease()
+        return state
+
+    async def reserve(self, holds: Sequence[tuple[LimitSubject, int]]) -> Reservation:
+        if not holds:
+            return Reservation()
+        # At least one nano-USD, so a free model is still refused once a limit is used up.
+        wanted = [(subject, max(amount, 1)) for subject, amount in holds]
+        for attempt in range(3):
+            if all(self._state(s).free >= a for s, a in wanted):
+                for subject, amount in wanted:  # no await since the check: atomic in this process
+                    self._state(subject).held += amount
+                return Reservation(wanted)
+            async with self._acquiring:
+                short = [(s, a) for s, a in wanted if self._state(s).free < a]
+                shortfall = await self._acquire(short) if short else None
+            if shortfall is not None:
+                if shortfall.others > 0 and attempt == 0:
+                    await asyncio.sleep(self._retry_wait)  # other instances hand back unused leases
+                    continue
+                raise _refuse(shortfall.subject, shortfall.used)
+        raise _refuse(wanted[0][0])
 
     async def _ensure_rows(self, subjects: Iterable[LimitSubject]) -> None:
         missing = [s for s in subjects if (s.counter, s.window_start) not in self._known]
@@ -168,48 +221,104 @@ class SqlSpendLedger:
             self._known.clear()
         self._known.update((s.counter, s.window_start) for s in missing)
 
-    async def reserve(self, holds: Sequence[tuple[LimitSubject, int]]) -> Reservation:
-        if not holds:
-            return Reservation()
-        ordered = sorted(holds, key=lambda h: (h[0].counter, h[0].window_start))  # no deadlocks
-        await self._ensure_rows(s for s, _ in ordered)
+    async def _acquire(self, short: Sequence[tuple[LimitSubject, int]]) -> _Shortfall | None:
+        """Grow the short subjects' leases in one transaction; returns the first that cannot grow."""
+        await self._ensure_rows(s for s, _ in short)
         now = utcnow()
+        granted: list[tuple[LimitSubject, int]] = []
+        shortfall: _Shortfall | None = None
         async with self._engine.begin() as connection:
-            for subject, amount in ordered:
-                params = {
-                    "subject": subject.counter,
-                    "window": subject.window_start,
-                    "amount": amount,
-                    "floor": 0 if amount > 0 else 1,
-                    "now": now,
-                }
+            for subject, amount in sorted(short, key=lambda h: (h[0].counter, h[0].window_start)):
+                params = {"subject": subject.counter, "window": subject.window_start, "now": now}
+                row = (await connection.execute(_LOCK_ROW, params)).first()
+                if row is None:  # deleted meanwhile: recreated on the next attempt
+                    self._known.discard((subject.counter, subject.window_start))
+                    continue
+                spent, reserved = int(row[0]), int(row[1])
                 if subject.is_balance:
-                    # Lock first so the balance sum below is read after any concurrent flush commits.
-                    await connection.execute(_LOCK, params)
-                    row = (
-                        await connection.execute(_RESERVE_BALANCE, {**params, "org": subject.scope_id})
-                    ).first()
+                    cap = int((await connection.execute(_BALANCE, {"org": subject.scope_id})).scalar_one())
                 else:
-                    row = (
-                        await connection.execute(_RESERVE_LIMIT, {**params, "limit": subject.limit_nanos})
-                    ).first()
-                if row is None:
-                    used = None
-                    if not subject.is_balance:
-                        used = (await connection.execute(_USED, params)).scalar_one_or_none()
-                    await connection.rollback()
-                    raise _refuse(subject, used)
-        return Reservation(list(ordered))
+                    assert subject.limit_nanos is not None
+                    cap = subject.limit_nanos - spent
+                available = cap - reserved
+                state = self._state(subject)
+                need = amount - state.free
+                if available < need:
+                    if shortfall is None:
+                        shortfall = _Shortfall(subject, spent + reserved, max(0, reserved - state.lease))
+                    continue
+                grant = min(available, max(need, min(available // LEASE_SHARE, amount * LEASE_FACTOR)))
+                await connection.execute(_GROW, {**params, "grant": grant})
+                granted.append((subject, grant))
+        for subject, grant in granted:
+            self._state(subject).lease += grant
+        return shortfall
+
+    def _settlement_deltas(self, settlements: Sequence[Settlement]) -> list[tuple[LimitSubject, int, int]]:
+        """Per subject: (held total to release, actual cost converted from lease into spent)."""
+        return [
+            (subject, held, spent)
+            for subject, held, spent in _aggregate(settlements, balance_spends=True).values()
+        ]
 
     async def settle_in(self, session: AsyncSession, settlements: Sequence[Settlement]) -> None:
+        deltas = self._settlement_deltas(settlements)
+        for subject, held, spent in deltas:  # local first, before any await; abort() undoes it
+            state = self._state(subject)
+            state.held = max(0, state.held - held)
+            state.lease = max(0, state.lease - spent)
         now = utcnow()
-        for (counter, window), (_subject, held, spent) in sorted(_aggregate(settlements).items()):
-            await session.execute(
-                _SETTLE, {"subject": counter, "window": window, "held": held, "spent": spent, "now": now}
-            )
+        for subject, _held, spent in sorted(deltas, key=lambda d: (d[0].counter, d[0].window_start)):
+            if spent:
+                await session.execute(
+                    _SHRINK,
+                    {
+                        "subject": subject.counter,
+                        "window": subject.window_start,
+                        "amount": spent,
+                        "spent": 0 if subject.is_balance else spent,  # the ledger debit carries it
+                        "now": now,
+                    },
+                )
 
     def after_commit(self, settlements: Sequence[Settlement]) -> None:
         return None
+
+    def abort(self, settlements: Sequence[Settlement]) -> None:
+        for subject, held, spent in self._settlement_deltas(settlements):
+            state = self._state(subject)
+            state.held += held
+            state.lease += spent
+
+    async def release_free(self) -> None:
+        """Hand every unused lease back, so other instances (and changed limits) see it at once."""
+        returns = [(key, state.free) for key, state in self._leases.items() if state.free > 0]
+        if not returns:
+            self._prune()
+            return
+        for key, free in returns:
+            self._leases[key].lease -= free
+        try:
+            now = utcnow()
+            async with self._engine.begin() as connection:
+                for (counter, window), free in sorted(returns):
+                    await connection.execute(
+                        _SHRINK,
+                        {"subject": counter, "window": window, "amount": free, "spent": 0, "now": now},
+                    )
+        except BaseException:
+            for key, free in returns:
+                self._state_by_key(key).lease += free
+            raise
+        self._prune()
+
+    def _state_by_key(self, key: tuple[str, datetime]) -> _Lease:
+        return self._leases.setdefault(key, _Lease())
+
+    def _prune(self) -> None:
+        if len(self._leases) > 1000:
+            for key in [k for k, v in self._leases.items() if v.lease == 0 and v.held == 0]:
+                del self._leases[key]
 
     async def release_stale(self, older_than_seconds: float) -> int:
         """Zero reservations on counters untouched for longer than any request can live (crash leftovers)."""
@@ -320,6 +429,12 @@ class MemorySpendLedger:
                         state.reserved = max(0, state.reserved - held)
                         state.balance -= 0 if settlement.is_byok else settlement.actual_nanos
                         state.generation += 1
+
+    def abort(self, settlements: Sequence[Settlement]) -> None:
+        return None
+
+    async def release_free(self) -> None:
+        return None
 
     async def release_stale(self, older_than_seconds: float) -> int:
         return 0

@@ -72,6 +72,10 @@ class UsageMeter:
             except Exception:
                 logger.exception("usage flush failed at shutdown; %d events lost", len(self._queue))
                 break
+        try:
+            await self._ledger.release_free()
+        except Exception:
+            logger.exception("could not hand back spend leases at shutdown (they expire as stale)")
 
     async def _run(self) -> None:
         delay = self._interval
@@ -82,6 +86,7 @@ class UsageMeter:
             try:
                 while self._queue:
                     await self.flush()
+                await self._ledger.release_free()
                 delay = self._interval
             except Exception:
                 logger.exception("usage flush failed; %d events kept for retry", len(self._queue))
@@ -102,6 +107,7 @@ class UsageMeter:
                     await _touch_keys(session, events)
                     await session.commit()
             except BaseException:
+                self._ledger.abort(settlements)
                 self._queue.extendleft(reversed(batch))
                 raise
             self._ledger.after_commit(settlements)

@@ -130,7 +130,9 @@ class Gateway:
         self.ledger: SpendLedger = (
             MemorySpendLedger(context.sessions, ttl)
             if settings.is_sqlite
-            else SqlSpendLedger(context.engine, context.sessions)
+            else SqlSpendLedger(
+                context.engine, context.sessions, retry_wait_seconds=settings.usage_flush_interval_seconds
+            )
         )
         self.rate_limiter = RateLimiter()
         self.meter = UsageMeter(
