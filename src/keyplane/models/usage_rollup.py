@@ -15,6 +15,8 @@ class UsageRollup(Base):
     __table_args__ = (
         Index("ix_usage_rollups_org_id_day", "org_id", "day"),
         Index("ix_usage_rollups_workspace_id_day", "workspace_id", "day"),
+        # Per-key reads (key usage on every keys listing, usage filtered by key) without a day bound.
+        Index("ix_usage_rollups_key_id_day", "key_id", "day"),
     )
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)

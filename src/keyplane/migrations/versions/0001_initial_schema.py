@@ -148,6 +148,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("usage_rollups", schema=None) as batch_op:
+        batch_op.create_index("ix_usage_rollups_key_id_day", ["key_id", "day"], unique=False)
         batch_op.create_index("ix_usage_rollups_org_id_day", ["org_id", "day"], unique=False)
         batch_op.create_index("ix_usage_rollups_workspace_id_day", ["workspace_id", "day"], unique=False)
 
@@ -442,6 +443,7 @@ def downgrade() -> None:
     with op.batch_alter_table("usage_rollups", schema=None) as batch_op:
         batch_op.drop_index("ix_usage_rollups_workspace_id_day")
         batch_op.drop_index("ix_usage_rollups_org_id_day")
+        batch_op.drop_index("ix_usage_rollups_key_id_day")
 
     op.drop_table("usage_rollups")
     with op.batch_alter_table("usage_records", schema=None) as batch_op:
