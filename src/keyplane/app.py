@@ -29,7 +29,7 @@ from keyplane.surfaces import (
 )
 from keyplane.surfaces.bifrost import router as bifrost_router
 from keyplane.surfaces.error_handlers import install_error_handlers
-from keyplane.surfaces.gateway import mount_gateway, start_gateway
+from keyplane.surfaces.gateway import GatewayFastAPI, mount_gateway, start_gateway
 from keyplane.surfaces.middleware import RequestContextMiddleware
 
 logger = logging.getLogger("keyplane")
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 logger.info("shutting down")
         await engine.dispose()
 
-    app = FastAPI(
+    app = GatewayFastAPI(  # FastAPI that answers the gateway's hot paths before any middleware
         title="keyplane",
         version=__version__,
         description="Self-hosted control plane and gateway for LLM API keys.",
@@ -89,6 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         portal.key_router,
     ):
         app.include_router(router)
-    mount_gateway(app, context)  # the gateway's raw ASGI layer sits inside the request-context middleware
+    mount_gateway(app, context)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

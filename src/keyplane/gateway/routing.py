@@ -107,14 +107,10 @@ def _permitted(credential: RoutableCredential, policy: RoutingPolicy) -> bool:
     return policy.allow_quantization or not credential.quantization
 
 
-def plan_route(
-    credentials: Sequence[RoutableCredential],
-    model: str,
-    policy: RoutingPolicy,
-    rng: random.Random,
-    latencies: Mapping[str, float],
+def route_candidates(
+    credentials: Sequence[RoutableCredential], model: str, policy: RoutingPolicy
 ) -> list[tuple[RoutableCredential, str]]:
-    """Candidates in try order: first pick by weight (or by preference), then the fallbacks."""
+    """Every credential that may serve the model under the policy and that the gateway can speak to."""
     eligible = eligible_credentials(credentials, model)
     if not eligible:
         raise NoRoute(f"No provider credential serves the model '{model[:200]}'")
@@ -131,10 +127,33 @@ def plan_route(
             f"The gateway cannot yet translate requests for {', '.join(styles)}; "
             "only OpenAI-compatible and Azure OpenAI credentials are served"
         )
-    ordered = weighted_order(native, [c[0].weight for c in native], rng)
+    return native
+
+
+def order_candidates(
+    candidates: Sequence[tuple[RoutableCredential, str]],
+    policy: RoutingPolicy,
+    rng: random.Random,
+    latencies: Mapping[str, float],
+) -> list[tuple[RoutableCredential, str]]:
+    """Try order: first pick by weight (or by preference), then the fallbacks when allowed."""
+    if len(candidates) == 1:
+        return list(candidates)
+    ordered = weighted_order(candidates, [c[0].weight for c in candidates], rng)
     if policy.preference == "cost":
         # BYOK traffic does not draw on the org's balance: cheapest for the org first.
         ordered.sort(key=lambda c: not c[0].is_byok)
     elif policy.preference == "speed":
         ordered.sort(key=lambda c: latencies.get(c[0].id, 0.0))
     return ordered if policy.fallback else ordered[:1]
+
+
+def plan_route(
+    credentials: Sequence[RoutableCredential],
+    model: str,
+    policy: RoutingPolicy,
+    rng: random.Random,
+    latencies: Mapping[str, float],
+) -> list[tuple[RoutableCredential, str]]:
+    """Candidates in try order (route_candidates, then order_candidates)."""
+    return order_candidates(route_candidates(credentials, model, policy), policy, rng, latencies)

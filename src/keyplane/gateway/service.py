@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +29,16 @@ from keyplane.gateway.ledger import (
 )
 from keyplane.gateway.metering import UsageMeter
 from keyplane.gateway.ratelimit import RateLimiter
-from keyplane.gateway.routing import NATIVE_STYLES, check_overrides, plan_route, policy_from
-from keyplane.gateway.snapshot import WorkspaceViews
-from keyplane.gateway.subjects import subjects_for
+from keyplane.gateway.routing import (
+    NATIVE_STYLES,
+    RoutingPolicy,
+    check_overrides,
+    order_candidates,
+    policy_from,
+    route_candidates,
+)
+from keyplane.gateway.snapshot import WorkspaceView, WorkspaceViews
+from keyplane.gateway.subjects import LimitSubject, subjects_for
 from keyplane.gateway.upstream import (
     TRANSPORT_ERRORS,
     UpstreamClient,
@@ -47,6 +55,7 @@ from keyplane.usage.writer import UsageEvent
 BYTES_PER_TOKEN_ESTIMATE = 3
 CACHE_TTL_CAP_SECONDS = 0.5
 LATENCY_SMOOTHING = 0.2
+ROUTE_CACHE_SIZE = 10_000
 
 
 @dataclass(slots=True)
@@ -145,6 +154,10 @@ class Gateway:
         self.rng = random.Random()
         self.latencies: dict[str, float] = {}
         self.default_max_tokens = settings.gateway_default_max_tokens
+        self._route_cache: dict[
+            tuple[int, str], tuple[WorkspaceView, RoutingPolicy, list[tuple[RoutableCredential, str]]]
+        ] = {}
+        self._subject_cache: dict[tuple[Any, ...], tuple[KeyRecord, WorkspaceView, list[LimitSubject]]] = {}
 
     # -- authenticate + check -----------------------------------------------------------------
 
@@ -171,7 +184,9 @@ class Gateway:
             )
         return key
 
-    async def admit(self, key: KeyRecord, operation: str, body: dict[str, Any], raw_body: bytes) -> Admission:
+    async def admit(
+        self, key: KeyRecord, operation: str, body: dict[str, Any], raw_body: bytes, *, request_id: str = ""
+    ) -> Admission:
         """Model allowed, rate limits, route, worst-case reservation: raises 403/429/404/501/402."""
         model = body["model"]
         if not key.allows_model(model):
@@ -180,8 +195,8 @@ class Gateway:
         view = await self.views.get(key.org_id, key.workspace_id)
         changed = "provider" in body
         overrides = check_overrides(body.pop("provider", None), allowed=view.allow_overwrite)
-        policy = policy_from(view.inference_config, overrides)
-        candidates = plan_route(view.credentials, model, policy, self.rng, self.latencies)
+        policy, routable = self._routes_for(view, model, overrides)
+        candidates = order_candidates(routable, policy, self.rng, self.latencies)
 
         stream = body.get("stream") is True
         wants_usage = False
@@ -204,13 +219,13 @@ class Gateway:
 
         prices = [await self.prices.price_for(model, upstream) for _, upstream in candidates]
         worst = max(p.cost_nanos(prompt_estimate, max_out) for p in prices)
-        reservation = await self._reserve(key, view.budgets, candidates, worst)
+        reservation = await self._reserve(key, view, candidates, worst)
         if reservation is None:  # only the balance refused and BYOK credentials can serve instead
             candidates = [c for c in candidates if c[0].is_byok]
-            reservation = await self._reserve(key, view.budgets, candidates, worst)
+            reservation = await self._reserve(key, view, candidates, worst)
             assert reservation is not None
         return Admission(
-            request_id=uuid.uuid4().hex,
+            request_id=request_id or uuid.uuid4().hex,
             key=key,
             operation=operation,
             model=model,
@@ -224,12 +239,42 @@ class Gateway:
             client_wants_usage=wants_usage,
         )
 
+    def _routes_for(
+        self, view: WorkspaceView, model: str, overrides: Mapping[str, Any]
+    ) -> tuple[RoutingPolicy, list[tuple[RoutableCredential, str]]]:
+        """Policy and routable credentials; cached per view snapshot and model when not overridden."""
+        if overrides:
+            policy = policy_from(view.inference_config, overrides)
+            return policy, route_candidates(view.credentials, model, policy)
+        cached = self._route_cache.get((id(view), model))
+        if cached is not None and cached[0] is view:
+            return cached[1], cached[2]
+        policy = policy_from(view.inference_config, {})
+        routable = route_candidates(view.credentials, model, policy)
+        if len(self._route_cache) > ROUTE_CACHE_SIZE:
+            self._route_cache.clear()
+        self._route_cache[(id(view), model)] = (view, policy, routable)
+        return policy, routable
+
     async def _reserve(
-        self, key: KeyRecord, budgets: Any, candidates: list[tuple[RoutableCredential, str]], worst: int
+        self,
+        key: KeyRecord,
+        view: WorkspaceView,
+        candidates: list[tuple[RoutableCredential, str]],
+        worst: int,
     ) -> Reservation | None:
         platform = any(not c.is_byok for c, _ in candidates)
         byok = any(c.is_byok for c, _ in candidates)
-        subjects = subjects_for(key, budgets, utcnow(), platform=platform, byok=byok)
+        now = utcnow()
+        cache_key = (key.id, id(view), platform, byok, now.date())
+        cached = self._subject_cache.get(cache_key)
+        if cached is not None and cached[0] is key and cached[1] is view:
+            subjects = cached[2]
+        else:
+            subjects = subjects_for(key, view.budgets, now, platform=platform, byok=byok)
+            if len(self._subject_cache) > ROUTE_CACHE_SIZE:
+                self._subject_cache.clear()
+            self._subject_cache[cache_key] = (key, view, subjects)
         try:
             return await self.ledger.reserve([(subject, worst) for subject in subjects])
         except PaymentRequired as exc:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from keyplane.context import AppContext
 from keyplane.gateway.service import Gateway
-from keyplane.surfaces.gateway.asgi import GatewayMiddleware
+from keyplane.surfaces.gateway.asgi import GatewayFastAPI, GatewayHandler, GatewayMiddleware
 from keyplane.surfaces.gateway.prices import router as prices_router
 
 logger = logging.getLogger("keyplane.gateway")
@@ -19,10 +19,17 @@ logger = logging.getLogger("keyplane.gateway")
 JANITOR_INTERVAL_SECONDS = 60.0
 
 
+__all__ = ["GatewayFastAPI", "mount_gateway", "start_gateway"]
+
+
 def mount_gateway(app: FastAPI, context: AppContext) -> None:
-    """Add the gateway in front of FastAPI's routing (call before the request-context middleware)."""
+    """Serve the gateway paths ahead of FastAPI: directly when the app is a GatewayFastAPI (no
+    middleware, no routing on the hot path), else as the innermost middleware."""
     app.include_router(prices_router)
-    app.add_middleware(GatewayMiddleware, context=context)
+    if isinstance(app, GatewayFastAPI):
+        app.gateway = GatewayHandler(context)
+    else:
+        app.add_middleware(GatewayMiddleware, context=context)
 
 
 async def start_gateway(context: AppContext, stack: AsyncExitStack) -> None:

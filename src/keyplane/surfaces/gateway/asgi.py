@@ -6,11 +6,15 @@ the rules in keyplane.gateway.service, bytes out. Every other path falls through
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
+import re
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, KeyplaneError, PayloadTooLarge, ServiceUnavailable
@@ -52,28 +56,68 @@ def gateway_service(context: AppContext) -> Gateway:
     return service
 
 
+class GatewayFastAPI(FastAPI):
+    """FastAPI with the gateway paths answered first, before any middleware or routing.
+
+    `mount_gateway` sets `gateway`; until then (and for every other path) FastAPI serves.
+    """
+
+    gateway: GatewayHandler | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = self.gateway
+        if handler is not None and scope["type"] == "http":
+            route = ROUTES.get(scope["path"])
+            if route is not None:
+                await handler.handle(scope, receive, send, route)
+                return
+        await super().__call__(scope, receive, send)
+
+
 class GatewayMiddleware:
-    """Serve the gateway paths here; pass everything else to the wrapped FastAPI stack."""
+    """The same handler as an ordinary ASGI middleware, for apps that are not a GatewayFastAPI."""
 
     def __init__(self, app: ASGIApp, *, context: AppContext) -> None:
         self.app = app
+        self.handler = GatewayHandler(context)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = ROUTES.get(scope["path"])
+            if route is not None:
+                await self.handler.handle(scope, receive, send, route)
+                return
+        await self.app(scope, receive, send)
+
+
+class GatewayHandler:
+    """Bytes in, orjson, the gateway service, bytes out; every failure in OpenAI's error shape."""
+
+    def __init__(self, context: AppContext) -> None:
         self.context = context
         self.max_body_bytes = context.settings.max_body_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        route = ROUTES.get(scope["path"])
-        if route is None:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send, route: tuple[str, str]) -> None:
+        request_id = _request_id_for(scope)
+        id_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], id_header]
+            await send(message)
+
+        await self._handle(scope, receive, send_with_id, route)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, route: tuple[str, str]) -> None:
         method, operation = route
         try:
             if scope["method"] != method:
                 raise KeyplaneError(
                     f"Method {scope['method']} not allowed; use {method}", code="method_not_allowed"
                 )
+            declared = _header(scope, b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
             gateway = gateway_service(self.context)
             key = await gateway.authenticate(_header(scope, b"authorization"))
             if operation == MODELS:
@@ -86,7 +130,7 @@ class GatewayMiddleware:
             except orjson.JSONDecodeError:
                 raise BadRequest("Malformed JSON body", code="invalid_json") from None
             body = check_chat_body(parsed) if operation == CHAT else check_embeddings_body(parsed)
-            admission = await gateway.admit(key, operation, body, raw)
+            admission = await gateway.admit(key, operation, body, raw, request_id=_request_id(scope))
         except KeyplaneError as exc:
             status = 405 if exc.code == "method_not_allowed" else exc.status_code
             await _send_error(scope, send, status, exc.code, exc.message, exc.headers)
@@ -292,6 +336,22 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Request ids without a syscall per request: a random per-process prefix and a counter.
+_ID_PREFIX = os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def _request_id_for(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is safe to echo, else a fresh one; kept in scope state."""
+    incoming = _header(scope, b"x-request-id")
+    request_id = (
+        incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
+    )
+    scope.setdefault("state", {})["request_id"] = request_id
+    return request_id
 
 
 def _request_id(scope: Scope) -> str:
