@@ -127,6 +127,9 @@ async def test_csv_export_streams_every_matching_record(
         {"model": "gpt\x00"},
         {"user_id": "\x00"},
         {"workspace_id": "w\x00"},
+        {"start": "9999-12-31T12:00:00Z"},
+        {"end": "0001-01-01T00:30:00"},
+        {"start": "2026-01-01T00:00:00+25:00"},
     ],
 )
 async def test_bad_query_is_a_clear_400(

@@ -24,6 +24,7 @@ GROUP_BYS: tuple[str, ...] = ("day", "model", "key")
 MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 100_000  # deeper pages: narrow the time range (or export) instead of scanning past rows
 EXPORT_BATCH = 2000
+MIN_YEAR, MAX_YEAR = 1970, 9000  # day arithmetic on the range edges stays far from datetime limits
 METRICS = (
     "requests",
     "prompt_tokens",
@@ -49,7 +50,11 @@ class UsageFilter:
     def validate(self) -> None:
         for name in ("start", "end"):
             value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
+            if value is None:
+                continue
+            if not MIN_YEAR <= value.year <= MAX_YEAR:
+                raise BadRequest(f"{name} must lie between the years {MIN_YEAR} and {MAX_YEAR}")
+            if value.tzinfo is None:
                 setattr(self, name, value.replace(tzinfo=UTC))
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise BadRequest("start must be before end", code="invalid_time_range")
