@@ -54,7 +54,19 @@ async def seed(context: AppContext, org: BootstrapResult) -> tuple[str, str]:
 
 @pytest.mark.parametrize(
     ("start_h", "end_h", "expected"),
-    [(None, None, 5), (0, 72, 5), (2, 68, 3), (2, 22, 0), (1, 1 + 48 + 2, 3), (23, 24, 1), (36, None, 3)],
+    [
+        (None, None, 5),
+        (0, 72, 5),
+        (2, 68, 3),
+        (2, 22, 0),
+        (1, 1 + 48 + 2, 3),
+        (23, 24, 1),
+        (36, None, 3),
+        (None, 30, 2),
+        (24, 48, 1),
+        (24, 30, 0),
+        (12, 48, 2),
+    ],
 )
 async def test_count_matches_the_raw_rows_for_any_range(
     context: AppContext, org: BootstrapResult, start_h: int | None, end_h: int | None, expected: int

@@ -77,26 +77,20 @@ def _is_midnight(value: datetime) -> bool:
 
 
 def split_range(start: datetime | None, end: datetime | None) -> _Split:
-    first = None if start is None else start.astimezone(UTC).date()
-    if start is not None and not _is_midnight(start):
-        assert first is not None
-        first = first + timedelta(days=1)
+    """[start, end) as whole UTC days (rollups) plus the partial days at either edge (raw rows)."""
+    first = None  # first whole day: the start's day, or the next one when start is not midnight
+    if start is not None:
+        first = start.astimezone(UTC).date() + timedelta(days=0 if _is_midnight(start) else 1)
     last = None if end is None else end.astimezone(UTC).date()  # exclusive
-    if first is not None and last is not None and first >= last:
-        if first > last:  # the whole range lies inside one UTC day
-            return _Split(None, ((start, end),))
-        edges = []
-        if start is not None and not _is_midnight(start):
-            edges.append((start, _midnight(first)))
-        if end is not None and not _is_midnight(end):
-            edges.append((_midnight(last), end))
-        return _Split(None, tuple(edges))
-    edges = []
+    if first is not None and last is not None and first > last:  # inside one UTC day
+        return _Split(None, ((start, end),))
+    edges: list[tuple[datetime | None, datetime | None]] = []
     if start is not None and first is not None and not _is_midnight(start):
         edges.append((start, _midnight(first)))
     if end is not None and last is not None and not _is_midnight(end):
         edges.append((_midnight(last), end))
-    return _Split((first, last), tuple(edges))
+    no_whole_day = first is not None and last is not None and first == last
+    return _Split(None if no_whole_day else (first, last), tuple(edges))
 
 
 def _record_where(f: UsageFilter, start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
