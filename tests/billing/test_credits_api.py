@@ -97,3 +97,27 @@ async def test_credits_are_per_org_and_need_a_management_key(
     inference = await make_key(context, org_id=org.org_id, user_id=org.user_id)
     refused = await client.get("/api/v1/credits", headers=bearer(inference))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == 403
+
+
+async def test_a_member_reads_the_balance_but_only_their_own_share(
+    client: httpx.AsyncClient, context: AppContext, org: BootstrapResult
+) -> None:
+    member = await add_user(context, org_id=org.org_id, email="m@acme.test")
+    headers = bearer(org.management_key)
+    await client.post("/api/v1/billing/credits", json={"amount": 4, "user_id": member}, headers=headers)
+    await client.post("/api/v1/billing/credits", json={"amount": 6}, headers=headers)
+    member_key = bearer(
+        await make_key(context, org_id=org.org_id, user_id=member, role="member", kind="management")
+    )
+    org_wide = await client.get("/api/v1/billing/balance", headers=member_key)
+    assert org_wide.json()["data"]["balance"] == 10.0
+    own = await client.get("/api/v1/billing/balance", params={"user_id": member}, headers=member_key)
+    assert own.json()["data"]["balance"] == 4.0
+    other = await client.get("/api/v1/billing/balance", params={"user_id": org.user_id}, headers=member_key)
+    assert other.status_code == 403
+    ledger = await client.get("/api/v1/billing/ledger", headers=member_key)
+    assert [e["amount"] for e in ledger.json()["data"]] == [4.0]
+    unknown_member = await client.post(
+        "/api/v1/billing/credits", json={"amount": 1, "user_id": "nobody"}, headers=headers
+    )
+    assert unknown_member.status_code == 404

@@ -12,7 +12,7 @@ from keyplane.auth.scopes import BALANCE_READ, require_scope
 from keyplane.billing import exchange, ledger
 from keyplane.billing.money import is_valid_amount, nanos_to_usd, usd_to_nanos
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
-from keyplane.errors import BadRequest
+from keyplane.errors import BadRequest, Forbidden
 from keyplane.models import ExchangeRate, LedgerEntry
 from keyplane.orgs.permissions import sees_only_own
 from keyplane.surfaces.native_params import CodeQuery, Id, IdQuery, Note
@@ -72,7 +72,7 @@ async def get_balance(
     """The org's balance (or one member's ledger share), optionally converted to another currency."""
     require_scope(principal, BALANCE_READ)
     if sees_only_own(principal) and user_id is not None and user_id != principal.user_id:
-        raise BadRequest("This key may only read its own balance")
+        raise Forbidden("This key may only read its own balance", code="balance_restricted")
     org_id = principal.require_org()
     balance = await ledger.balance_nanos(session=session, org_id=org_id, user_id=user_id)
     amount, code = await exchange.convert_from_base(
