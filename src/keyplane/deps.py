@@ -30,7 +30,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": commit before the response is sent. FastAPI's default ("request") would run
+# the commit after the client already has its answer, so a read right after a write could miss it.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def client_ip(request: Request) -> str | None:

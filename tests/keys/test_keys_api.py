@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import httpx
 import pytest
+from fastapi import FastAPI
 from openrouter import operations
 from sqlalchemy import select
 
 from keyplane.context import AppContext
-from keyplane.models import AuditEvent
+from keyplane.models import ApiKey, AuditEvent
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests.factories import bearer, make_org
 from tests.keys.keys_data import key_row
@@ -212,3 +216,42 @@ async def test_another_org_can_neither_change_nor_delete_a_key(
     assert listed.json()["data"] == []
     row = await key_row(context, key_hash)
     assert row is not None and row.name == "mine"
+
+
+async def test_a_created_key_is_committed_before_the_response_is_sent(
+    app: FastAPI, org: BootstrapResult, context: AppContext
+) -> None:
+    """A client that reads right after a write must see it: commit precedes the response."""
+    body = json.dumps({"name": "committed-first"}).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/keys",
+        "raw_path": b"/api/v1/keys",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"authorization", f"Bearer {org.management_key}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    visible_at_start: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            async with context.sessions() as session:
+                found = await session.execute(select(ApiKey.id).where(ApiKey.name == "committed-first"))
+                visible_at_start.append(len(found.all()))
+
+    await app(scope, receive, send)
+    assert visible_at_start == [1]
