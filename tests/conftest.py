@@ -17,7 +17,12 @@ from keyplane.context import AppContext
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests import backends
 from tests.factories import bootstrap_org
-from tests.live_server import live_server, live_server_env, live_server_factory  # noqa: F401
+from tests.live_server import (  # noqa: F401
+    live_server,
+    live_server_env,
+    live_server_factory,
+    shared_live_server,
+)
 
 BACKEND_NAMES = ("sqlite", "postgresql")
 

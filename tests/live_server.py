@@ -219,3 +219,31 @@ def live_server(live_server_env: dict[str, str], live_server_factory: LiveServer
     """An initialized keyplane (`keyplane init --json` result in `.init`) serving real HTTP."""
     init = run_init(live_server_env)
     return live_server_factory(live_server_env, init=init)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_live_server(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One initialized server per backend for a whole test module, on its own database.
+
+    Starting a server takes seconds; tests that share one must only rely on what they create.
+    """
+    from tests import backends
+
+    directory = tmp_path_factory.mktemp("shared-server")
+    postgres_url = None
+    if request.param == "sqlite":
+        url = backends.sqlite_copy(sqlite_template, directory)
+    else:
+        postgres_url = backends.create_postgres_database()
+        if postgres_url is None:
+            backends.unavailable("PostgreSQL")
+        assert postgres_url is not None
+        url = postgres_url
+    env = server_env(url, directory / "data")
+    server = start_server(env, init=run_init(env))
+    yield server
+    server.stop()
+    if postgres_url is not None:
+        backends.drop_postgres_database(postgres_url)

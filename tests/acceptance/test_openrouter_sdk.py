@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from openrouter import OpenRouter, errors
 
-from tests import backends
-from tests.live_server import LiveServer, run_init, server_env, start_server
+from tests.live_server import LiveServer
 
 # The SDK warns about its own deprecated GetCurrentKeyData.rate_limit, a field it still requires.
 pytestmark = pytest.mark.filterwarnings("ignore:.*DEPRECATED.*:DeprecationWarning")
@@ -25,27 +23,9 @@ def sdk(server: LiveServer, api_key: str) -> OpenRouter:
     return OpenRouter(api_key=api_key, server_url=server.api_url, retry_config=None)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live_server(
-    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """Shadows the per-test fixture: an initialized server on its own database for this module."""
-    directory = tmp_path_factory.mktemp("sdk-server")
-    postgres_url = None
-    if request.param == "sqlite":
-        url = backends.sqlite_copy(sqlite_template, directory)
-    else:
-        postgres_url = backends.create_postgres_database()
-        if postgres_url is None:
-            backends.unavailable("PostgreSQL")
-        assert postgres_url is not None
-        url = postgres_url
-    env = server_env(url, directory / "data")
-    server = start_server(env, init=run_init(env))
-    yield server
-    server.stop()
-    if postgres_url is not None:
-        backends.drop_postgres_database(postgres_url)
+@pytest.fixture
+def live_server(shared_live_server: LiveServer) -> LiveServer:
+    return shared_live_server
 
 
 @pytest.fixture
