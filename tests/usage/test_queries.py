@@ -13,6 +13,7 @@ from keyplane.usage.queries import (
     UsageFilter,
     count_usage_records,
     grouped_usage,
+    iter_usage_records,
     list_usage_records,
     split_range,
 )
@@ -141,3 +142,26 @@ async def test_inverted_range_is_refused(context: AppContext, org: BootstrapResu
     async with context.sessions() as session:
         with pytest.raises(BadRequest):
             await grouped_usage(session=session, filter=usage_filter, group_by="day")
+
+
+async def test_export_iteration_pages_by_keyset_through_equal_timestamps(
+    context: AppContext, org: BootstrapResult
+) -> None:
+    key = await key_of(context, await make_key(context, org_id=org.org_id, user_id=org.user_id))
+    same = DAY + timedelta(hours=5)
+    await write_usage(
+        context,
+        [event_for(key, at=same, cost_usd=0.001 * i) for i in range(1, 6)]
+        + [event_for(key, at=DAY + timedelta(hours=h), cost_usd=1.0 * h) for h in (1, 9)],
+    )
+    async with context.sessions() as session:
+        seen = [
+            r.id
+            async for r in iter_usage_records(
+                session=session, filter=UsageFilter(org_id=org.org_id), batch_size=2
+            )
+        ]
+        expected, _total = await list_usage_records(
+            session=session, filter=UsageFilter(org_id=org.org_id), page=1, page_size=100
+        )
+    assert seen == [r.id for r in expected] and len(seen) == 7

@@ -184,7 +184,9 @@ async def list_usage_records(
     return records, total
 
 
-async def iter_usage_records(*, session: AsyncSession, filter: UsageFilter) -> AsyncIterator[UsageRecord]:
+async def iter_usage_records(
+    *, session: AsyncSession, filter: UsageFilter, batch_size: int = EXPORT_BATCH
+) -> AsyncIterator[UsageRecord]:
     """Every matching record newest first, fetched in keyset batches (no OFFSET), for exports."""
     filter.validate()
     cursor: tuple[datetime, int] | None = None
@@ -195,11 +197,11 @@ async def iter_usage_records(*, session: AsyncSession, filter: UsageFilter) -> A
             query = query.where(
                 or_(UsageRecord.created_at < at, and_(UsageRecord.created_at == at, UsageRecord.id < last_id))
             )
-        query = query.order_by(UsageRecord.created_at.desc(), UsageRecord.id.desc()).limit(EXPORT_BATCH)
+        query = query.order_by(UsageRecord.created_at.desc(), UsageRecord.id.desc()).limit(batch_size)
         batch = list((await session.execute(query)).scalars())
         for record in batch:
             yield record
-        if len(batch) < EXPORT_BATCH:
+        if len(batch) < batch_size:
             return
         cursor = (batch[-1].created_at, batch[-1].id)
 
