@@ -172,7 +172,8 @@ class GatewayHandler:
             )
             await _send_error(scope, send, exc.status, "upstream_error", exc.message)
             return
-        except BaseException:
+        except Exception:
+            logger.exception("gateway failed while forwarding")
             await gateway.settle(
                 admission,
                 credential=None,
@@ -180,6 +181,12 @@ class GatewayHandler:
                 usage=None,
                 status=500,
                 error="internal error",
+            )
+            await _send_error(scope, send, 500, "internal_error", "Internal Server Error")
+            return
+        except BaseException:  # cancelled: the client went away
+            await gateway.settle(
+                admission, credential=None, upstream_model=None, usage=None, status=499, error="cancelled"
             )
             raise
         credential, upstream_model = forwarded.credential, forwarded.upstream_model
