@@ -44,6 +44,7 @@ class HTTPConnection(asyncio.Protocol):
         self.buffered = 0
         self.headers_done = False
         self.complete = False
+        self.keep_alive = False
         self.error: BaseException | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
@@ -86,6 +87,7 @@ class HTTPConnection(asyncio.Protocol):
         self.buffered += len(body)
 
     def on_message_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()  # only meaningful inside the callbacks
         self.complete = True
 
     # -- request / response --------------------------------------------------------------------
@@ -131,7 +133,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def release(self) -> None:
         """Back to the pool when the answer was read to the end and the server keeps the connection."""
-        if self.complete and not self.closed and self.parser.should_keep_alive():
+        if self.complete and not self.closed and self.keep_alive:
             self.client.put_back(self)
         else:
             self.close()
