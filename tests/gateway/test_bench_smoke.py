@@ -1,0 +1,29 @@
+"""bench/gateway.py runs end to end (tiny counts; the numbers themselves are not tested)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_gateway_benchmark_runs_and_reports_its_numbers() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/gateway.py", "--mode", "sqlite", "--smoke", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (result,) = json.loads(done.stdout)
+    assert result["mode"] == "sqlite" and result["non_200"] == 0
+    for name in ("overhead_p50_ms", "overhead_p99_ms", "rps_c32", "peak_rss_mb"):
+        assert isinstance(result[name], float)
