@@ -161,8 +161,9 @@ def test_bad_input_raises_the_sdks_bad_request_error(management: OpenRouter) -> 
     assert info.value.data.error.code == 400
 
 
-async def test_the_async_methods_work_too(management: OpenRouter) -> None:
-    created = await management.api_keys.create_async(name="async")
-    listed = await management.api_keys.list_async()
+async def test_the_async_methods_work_too(live_server: LiveServer) -> None:
+    async with sdk(live_server, live_server.management_key) as client:  # closes its async client
+        created = await client.api_keys.create_async(name="async")
+        listed = await client.api_keys.list_async()
+        await client.api_keys.delete_async(hash=created.data.hash)
     assert listed.data[0].hash == created.data.hash
-    await management.api_keys.delete_async(hash=created.data.hash)
