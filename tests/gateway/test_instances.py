@@ -1,4 +1,5 @@
-"""Two real `keyplane serve` processes on one database: limits hold across them, revocations spread."""
+"""Two real `keyplane serve` processes on one database (PostgreSQL or SQLite): limits hold across
+them, revocations spread."""
 
 from __future__ import annotations
 
@@ -61,7 +62,6 @@ async def _create_key(server: LiveServer, http: httpx.AsyncClient, **fields: Any
     return response.json()["key"], response.json()["data"]["hash"]
 
 
-@pytest.mark.postgres_only
 async def test_concurrent_requests_on_two_instances_never_overspend_a_key_limit(
     live_server_env: dict[str, str],
     live_server_factory: LiveServerFactory,

@@ -1,35 +1,29 @@
 """Reserve the worst-case cost on every limit before a request, settle the real cost after.
 
-Two implementations of one contract:
-- `SqlSpendLedger` (PostgreSQL, shared by every instance): one conditional
-  `UPDATE spend_counters SET reserved = reserved + x WHERE spent + reserved + x <= limit` per
-  subject, all in one transaction that rolls back when any subject refuses.
-- `MemorySpendLedger` (SQLite, one process by nature): the same arithmetic on in-process counters,
-  atomic because the event loop does not switch tasks between the check and the update.
-
-Settlement is batched: the usage flusher applies `spent += actual, reserved -= held` in the same
-transaction that writes the usage records and the ledger debits, so spend is never under-counted
-and a crash can only leave a reservation over-counted (cleared by `release_stale` later).
+Counters live in spend_counters (one row per limit subject and window), shared by every process
+on the database, PostgreSQL or SQLite. Requests reserve from per-process leases in memory (see
+`SqlSpendLedger`); settlement is batched: the usage flusher applies `spent += actual` and shrinks
+the lease in the same transaction that writes the usage records and the ledger debits, so spend
+is never under-counted and a crash can only leave a reservation over-counted (cleared by
+`release_stale` later).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import false, func, select, text, true
+from sqlalchemy import bindparam, false, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from keyplane.errors import PaymentRequired
 from keyplane.gateway.subjects import LimitSubject
-from keyplane.models import LedgerEntry, UsageRollup
-from keyplane.models.base import utcnow
+from keyplane.models import UsageRollup
+from keyplane.models.base import UTCDateTime, utcnow
 
 
 @dataclass(slots=True)
@@ -84,11 +78,6 @@ async def seed_spent(session: AsyncSession, subject: LimitSubject) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def ledger_balance(session: AsyncSession, org_id: str) -> int:
-    query = select(func.coalesce(func.sum(LedgerEntry.amount_nanousd), 0)).where(LedgerEntry.org_id == org_id)
-    return int((await session.execute(query)).scalar_one())
-
-
 def _aggregate(
     settlements: Iterable[Settlement], *, balance_spends: bool = False
 ) -> dict[tuple[str, datetime], tuple[LimitSubject, int, int]]:
@@ -107,7 +96,7 @@ def _aggregate(
 
 
 # ---------------------------------------------------------------------------------------------
-# PostgreSQL: shared by every instance on the database, through leases.
+# Shared by every process on the database, through leases.
 #
 # An instance does not write to the database per request. It reserves a *lease* on a counter
 # (`reserved += grant`, granted only while `spent + reserved + grant <= limit`), serves requests
@@ -119,28 +108,41 @@ def _aggregate(
 LEASE_FACTOR = 256  # a lease covers up to this many worst cases of the request that asked for it
 LEASE_SHARE = 4  # ... and at most a quarter of what is left, so other instances get their share
 
+_TIMES = (bindparam("window", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
 _SEED = text(
     "INSERT INTO spend_counters (subject, window_start, spent_nanousd, reserved_nanousd, updated_at) "
     "VALUES (:subject, :window, :spent, 0, :now) ON CONFLICT DO NOTHING"
-)
-_LOCK_ROW = text(
+).bindparams(*_TIMES)
+_READ_ROW = (
     "SELECT spent_nanousd, reserved_nanousd FROM spend_counters "
-    "WHERE subject = :subject AND window_start = :window FOR UPDATE"
-)
-_BALANCE = text("SELECT COALESCE(SUM(amount_nanousd), 0) FROM ledger_entries WHERE org_id = :org")
-_GROW = text(
-    "UPDATE spend_counters SET reserved_nanousd = reserved_nanousd + :grant, updated_at = :now "
     "WHERE subject = :subject AND window_start = :window"
 )
+# PostgreSQL locks the row first, so the conditional UPDATE below reads the ledger after any
+# concurrent flush committed; SQLite's single writer makes each UPDATE atomic by itself.
+_LOCK_ROW = text(_READ_ROW + " FOR UPDATE").bindparams(_TIMES[0])
+_READ = text(_READ_ROW).bindparams(_TIMES[0])
+_BALANCE = text("SELECT COALESCE(SUM(amount_nanousd), 0) FROM ledger_entries WHERE org_id = :org")
+_GROW_LIMIT = text(
+    "UPDATE spend_counters SET reserved_nanousd = reserved_nanousd + :grant, updated_at = :now "
+    "WHERE subject = :subject AND window_start = :window "
+    "AND CAST(:limit AS BIGINT) - spent_nanousd - reserved_nanousd >= :grant"
+).bindparams(*_TIMES)
+_GROW_BALANCE = text(
+    "UPDATE spend_counters SET reserved_nanousd = reserved_nanousd + :grant, updated_at = :now "
+    "WHERE subject = :subject AND window_start = :window "
+    "AND (SELECT COALESCE(SUM(amount_nanousd), 0) FROM ledger_entries WHERE org_id = :org) "
+    "- reserved_nanousd >= :grant"
+).bindparams(*_TIMES)
 _SHRINK = text(
-    "UPDATE spend_counters SET reserved_nanousd = GREATEST(reserved_nanousd - :amount, 0), "
+    "UPDATE spend_counters SET reserved_nanousd = CASE WHEN reserved_nanousd > :amount "
+    "THEN reserved_nanousd - :amount ELSE 0 END, "
     "spent_nanousd = spent_nanousd + :spent, updated_at = :now "
     "WHERE subject = :subject AND window_start = :window"
-)
+).bindparams(*_TIMES)
 _RELEASE_STALE = text(
     "UPDATE spend_counters SET reserved_nanousd = 0, updated_at = :now "
     "WHERE reserved_nanousd <> 0 AND updated_at < :cutoff"
-)
+).bindparams(_TIMES[1], bindparam("cutoff", type_=UTCDateTime()))
 
 
 @dataclass(slots=True)
@@ -227,10 +229,11 @@ class SqlSpendLedger:
         now = utcnow()
         granted: list[tuple[LimitSubject, int]] = []
         shortfall: _Shortfall | None = None
+        lock = _LOCK_ROW if self._engine.dialect.name == "postgresql" else _READ
         async with self._engine.begin() as connection:
             for subject, amount in sorted(short, key=lambda h: (h[0].counter, h[0].window_start)):
                 params = {"subject": subject.counter, "window": subject.window_start, "now": now}
-                row = (await connection.execute(_LOCK_ROW, params)).first()
+                row = (await connection.execute(lock, params)).first()
                 if row is None:  # deleted meanwhile: recreated on the next attempt
                     self._known.discard((subject.counter, subject.window_start))
                     continue
@@ -248,8 +251,14 @@ class SqlSpendLedger:
                         shortfall = _Shortfall(subject, spent + reserved, max(0, reserved - state.lease))
                     continue
                 grant = min(available, max(need, min(available // LEASE_SHARE, amount * LEASE_FACTOR)))
-                await connection.execute(_GROW, {**params, "grant": grant})
-                granted.append((subject, grant))
+                if subject.is_balance:
+                    grow = _GROW_BALANCE
+                    extra: dict[str, object] = {"org": subject.scope_id}
+                else:
+                    grow, extra = _GROW_LIMIT, {"limit": subject.limit_nanos}
+                result = await connection.execute(grow, {**params, **extra, "grant": grant})
+                if getattr(result, "rowcount", 0) == 1:  # 0: another process won the race; retried
+                    granted.append((subject, grant))
         for subject, grant in granted:
             self._state(subject).lease += grant
         return shortfall
@@ -328,113 +337,3 @@ class SqlSpendLedger:
                 _RELEASE_STALE, {"now": now, "cutoff": now - timedelta(seconds=older_than_seconds)}
             )
         return int(getattr(result, "rowcount", 0) or 0)
-
-
-# ---------------------------------------------------------------------------------------------
-# SQLite: one process owns the database, counters live in memory.
-
-
-@dataclass(slots=True)
-class _Counter:
-    spent: int = 0
-    reserved: int = 0
-
-
-@dataclass(slots=True)
-class _Balance:
-    balance: int = 0
-    reserved: int = 0
-    loaded_at: float = -math.inf
-    generation: int = 0
-
-
-class MemorySpendLedger:
-    """In-process counters seeded from the rollups once per window; the balance re-read every TTL."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], balance_ttl_seconds: float) -> None:
-        self._sessions = sessions
-        self._ttl = balance_ttl_seconds
-        self._counters: dict[tuple[str, datetime], _Counter] = {}
-        self._balances: dict[str, _Balance] = {}
-        self._lock = asyncio.Lock()
-
-    async def _prepare(self, subjects: Iterable[LimitSubject]) -> None:
-        """Seed missing counters and refresh stale balances (awaits happen only here)."""
-        now = time.monotonic()
-        todo = [
-            s
-            for s in subjects
-            if (s.is_balance and now - self._balances.get(s.scope_id, _Balance()).loaded_at >= self._ttl)
-            or (not s.is_balance and (s.counter, s.window_start) not in self._counters)
-        ]
-        if not todo:
-            return
-        async with self._lock, self._sessions() as session:
-            for subject in todo:
-                if subject.is_balance:
-                    state = self._balances.setdefault(subject.scope_id, _Balance())
-                    if time.monotonic() - state.loaded_at < self._ttl:
-                        continue
-                    generation = state.generation
-                    value = await ledger_balance(session, subject.scope_id)
-                    if state.generation == generation:  # no flush committed meanwhile
-                        state.balance = value
-                        state.loaded_at = time.monotonic()
-                elif (subject.counter, subject.window_start) not in self._counters:
-                    spent = await seed_spent(session, subject)
-                    self._counters[(subject.counter, subject.window_start)] = _Counter(spent=spent)
-
-    async def reserve(self, holds: Sequence[tuple[LimitSubject, int]]) -> Reservation:
-        if not holds:
-            return Reservation()
-        await self._prepare(s for s, _ in holds)
-        # From here to the end: no await, so the check and the update are one atomic step.
-        for subject, amount in holds:
-            floor = 0 if amount > 0 else 1
-            if subject.is_balance:
-                state = self._balances[subject.scope_id]
-                if state.balance - state.reserved - amount < floor:
-                    raise _refuse(subject)
-            else:
-                counter = self._counters.get((subject.counter, subject.window_start)) or _Counter()
-                assert subject.limit_nanos is not None
-                if subject.limit_nanos - counter.spent - counter.reserved - amount < floor:
-                    raise _refuse(subject, counter.spent + counter.reserved)
-        for subject, amount in holds:
-            if subject.is_balance:
-                self._balances[subject.scope_id].reserved += amount
-            else:
-                self._counters.setdefault(
-                    (subject.counter, subject.window_start), _Counter()
-                ).reserved += amount
-        return Reservation(list(holds))
-
-    async def settle_in(self, session: AsyncSession, settlements: Sequence[Settlement]) -> None:
-        return None
-
-    def after_commit(self, settlements: Sequence[Settlement]) -> None:
-        """The batch's usage and ledger debits are committed: move held amounts to spent."""
-        for (counter_name, window), (subject, held, spent) in _aggregate(settlements).items():
-            if subject.is_balance:
-                continue
-            counter = self._counters.get((counter_name, window))
-            if counter is not None:
-                counter.reserved = max(0, counter.reserved - held)
-                counter.spent += spent
-        for settlement in settlements:
-            for subject, held in settlement.reservation.holds:
-                if subject.is_balance:
-                    state = self._balances.get(subject.scope_id)
-                    if state is not None:
-                        state.reserved = max(0, state.reserved - held)
-                        state.balance -= 0 if settlement.is_byok else settlement.actual_nanos
-                        state.generation += 1
-
-    def abort(self, settlements: Sequence[Settlement]) -> None:
-        return None
-
-    async def release_free(self) -> None:
-        return None
-
-    async def release_stale(self, older_than_seconds: float) -> int:
-        return 0

@@ -21,7 +21,6 @@ from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
 from keyplane.gateway.keys import KeyCache, KeyRecord
 from keyplane.gateway.ledger import (
-    MemorySpendLedger,
     Reservation,
     Settlement,
     SpendLedger,
@@ -136,12 +135,8 @@ class Gateway:
         self.keys = KeyCache(context.sessions, ttl)
         self.views = WorkspaceViews(context.sessions, secret_key=context.secret_key, ttl_seconds=ttl)
         self.prices = PriceCache(context.sessions, ttl)
-        self.ledger: SpendLedger = (
-            MemorySpendLedger(context.sessions, ttl)
-            if settings.is_sqlite
-            else SqlSpendLedger(
-                context.engine, context.sessions, retry_wait_seconds=settings.usage_flush_interval_seconds
-            )
+        self.ledger: SpendLedger = SqlSpendLedger(
+            context.engine, context.sessions, retry_wait_seconds=settings.usage_flush_interval_seconds
         )
         self.rate_limiter = RateLimiter()
         self.meter = UsageMeter(
