@@ -44,10 +44,10 @@ class Settings(BaseSettings):
     usage_flush_batch_size: int = Field(default=500, ge=1)
     upstream_timeout_seconds: float = Field(default=60.0, gt=0.0)
     gateway_default_max_tokens: int = Field(
-        default=4096, ge=1, description="Output tokens reserved for when neither request nor project caps them."
+        default=4096, ge=1, description="Output tokens reserved when neither request nor project caps them."
     )
     stale_reservation_seconds: float = Field(
-        default=900.0, gt=0.0, description="Spend reservations idle this long are crash leftovers and released."
+        default=900.0, gt=0.0, description="Reservations idle this long are crash leftovers, released."
     )
     management_keys_per_user: int = Field(default=10, ge=1)
     inference_keys_per_user: int = Field(default=100, ge=1)
