@@ -166,6 +166,13 @@ class PriceCache:
         self._loaded_at = -math.inf
         self._lock = asyncio.Lock()
 
+    def invalidate(self) -> None:
+        self._loaded_at = -math.inf
+
+    def fresh_table(self) -> dict[str, Price] | None:
+        """The table when it is fresh (no await on the hot path), else None."""
+        return self._table if time.monotonic() - self._loaded_at < self._ttl else None
+
     async def table(self) -> dict[str, Price]:
         if time.monotonic() - self._loaded_at < self._ttl:
             return self._table
@@ -177,13 +184,14 @@ class PriceCache:
         return self._table
 
     async def price_for(self, *names: str) -> Price:
-        """The first of the names (upstream id, then the caller's model) that has a price."""
-        table = await self.table()
-        for name in names:
-            price = table.get(name)
-            if price is not None:
-                return price
-        return FREE
+        """The first of the names (the caller's model, then the upstream id) that has a price."""
+        table = self.fresh_table() or await self.table()
+        return price_in(table, names)
 
-    def invalidate(self) -> None:
-        self._loaded_at = -math.inf
+
+def price_in(table: Mapping[str, Price], names: tuple[str, ...]) -> Price:
+    for name in names:
+        price = table.get(name)
+        if price is not None:
+            return price
+    return FREE

@@ -16,7 +16,7 @@ import orjson
 
 from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.billing.money import usd_to_nanos
-from keyplane.billing.pricing import Price, PriceCache
+from keyplane.billing.pricing import Price, PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
 from keyplane.gateway.keys import KeyCache, KeyRecord
@@ -212,8 +212,11 @@ class Gateway:
                     changed = True
         prompt_estimate = len(raw_body) // BYTES_PER_TOKEN_ESTIMATE + 16
 
-        prices = [await self.prices.price_for(model, upstream) for _, upstream in candidates]
-        worst = max(p.cost_nanos(prompt_estimate, max_out) for p in prices)
+        table = self.prices.fresh_table() or await self.prices.table()
+        worst = max(
+            price_in(table, (model, upstream)).cost_nanos(prompt_estimate, max_out)
+            for _, upstream in candidates
+        )
         reservation = await self._reserve(key, view, candidates, worst)
         if reservation is None:  # only the balance refused and BYOK credentials can serve instead
             candidates = [c for c in candidates if c[0].is_byok]
