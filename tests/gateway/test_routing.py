@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import openai
 
-from tests.factories import bearer
+from tests.factories import bearer, make_org
 from tests.gateway.conftest import GatewaySetup, ServedApp, eventually
 from tests.gateway.test_enforcement import assert_openai_error
 
@@ -152,3 +152,49 @@ async def test_model_prices_are_set_by_admins_only(setup: GatewaySetup) -> None:
     assert (
         await setup.client.delete("/api/v1/model-prices/org/model-x", headers=setup.admin)
     ).status_code == 200
+
+
+async def test_cost_preference_puts_byok_credentials_first(setup: GatewaySetup, served: ServedApp) -> None:
+    await setup.add_credential(name="platform", models=["gpt-test"], weight=1000)
+    own = await setup.add_credential(name="own", models=["gpt-test"], platform=False, weight=0.001)
+    await setup.add_credit(1.0)
+    await setup.set_project_config(preference="cost")
+    key, _ = await setup.make_key()
+    async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=key, max_retries=0) as client:
+        for _ in range(3):
+            await client.chat.completions.create(model="gpt-test", messages=MESSAGES)
+    rows = await setup.wait_for_usage(3)
+    assert {(r.credential_id, r.is_byok) for r in rows} == {(own["id"], True)}
+
+
+async def test_another_orgs_byok_credentials_are_invisible(
+    setup: GatewaySetup, served: ServedApp, http: httpx.AsyncClient
+) -> None:
+    other = await make_org(setup.context, name="Other", email="owner@other.test")
+    response = await setup.client.post(
+        "/api/providers/vllm/keys",
+        json={
+            "name": "other-own",
+            "value": "sk-other",
+            "models": ["gpt-private"],
+            "vllm_key_config": {"url": f"http://127.0.0.1:{setup.upstream.port}"},
+        },
+        headers=bearer(other.management_key),
+    )
+    assert response.status_code == 200, response.text
+    key, _ = await setup.make_key()
+    body = {"model": "gpt-private", "messages": MESSAGES}
+    response = await http.post(served.base_url + "/v1/chat/completions", json=body, headers=bearer(key))
+    assert_openai_error(response, 404, "model_not_found")
+    listed = await http.get(served.base_url + "/v1/models", headers=bearer(key))
+    assert listed.json() == {"object": "list", "data": []}
+
+
+async def test_request_ids_are_echoed_or_generated(
+    setup: GatewaySetup, served: ServedApp, http: httpx.AsyncClient
+) -> None:
+    url = served.base_url + "/v1/models"
+    response = await http.get(url, headers={"x-request-id": "trace-123"})
+    assert response.status_code == 401 and response.headers["x-request-id"] == "trace-123"
+    generated = (await http.get(url)).headers["x-request-id"]
+    assert generated and generated != "trace-123"
