@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from keyplane import __version__
+from keyplane.billing.compaction import start_ledger_compactor
 from keyplane.config import Settings, get_settings
 from keyplane.context import AppContext
 from keyplane.db import create_engine, create_sessionmaker
@@ -39,6 +40,7 @@ logger = logging.getLogger("keyplane")
 LifespanHook = Callable[[AppContext, AsyncExitStack], Awaitable[None]]
 LIFESPAN_HOOKS: list[LifespanHook] = []
 LIFESPAN_HOOKS.append(start_gateway)
+LIFESPAN_HOOKS.append(start_ledger_compactor)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
