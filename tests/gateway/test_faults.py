@@ -120,3 +120,24 @@ async def test_a_stream_cut_midway_ends_with_an_error_event_and_one_usage_record
     assert row.status_code == 502 and row.streamed
     assert row.completion_tokens == 2  # what was delivered, since the provider never reported usage
     assert row.cost_nanousd == Price(2_000_000_000, 8_000_000_000).cost_nanos(row.prompt_tokens, 2)
+
+
+async def test_a_client_leaving_mid_stream_still_yields_exactly_one_usage_record(
+    setup: GatewaySetup, served: ServedApp
+) -> None:
+    await setup.add_credential(models=["gpt-test"])
+    await setup.set_price("gpt-test", 2.0, 8.0)
+    await setup.add_credit(1.0)
+    key, _ = await setup.make_key()
+    body = {"model": "gpt-test", "messages": MESSAGES, "stream": True}
+    async with (
+        httpx.AsyncClient(timeout=30) as http,
+        http.stream(
+            "POST", served.base_url + "/v1/chat/completions", json=body, headers=bearer(key)
+        ) as response,
+    ):
+        assert response.status_code == 200
+        async for _chunk in response.aiter_bytes():
+            break  # hang up after the first bytes
+    (row,) = await setup.wait_for_usage(1)
+    assert row.streamed and row.status_code in (200, 499)
