@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from keyplane.cli.keys import JsonOption, KeyOption, UrlOption
-from keyplane.cli.output import console, fail, print_json, print_record, print_table
-from keyplane.client import KEY_ENV, KeyplaneAPIError, KeyplaneClient, KeyplaneConnectionError
+from keyplane.cli.keys import JsonOption, KeyOption, UrlOption, api_client
+from keyplane.cli.output import console, print_json, print_record, print_table
 
 credits_app = typer.Typer(
     name="credits",
@@ -20,20 +17,6 @@ credits_app = typer.Typer(
 rates_app = typer.Typer(
     name="rates", help="List and set exchange rates from the base currency.", no_args_is_help=True
 )
-
-
-@contextmanager
-def _client(url: str | None, key: str | None) -> Iterator[KeyplaneClient]:
-    """A client whose API and connection errors end the command with a message and exit code 1."""
-    if not key:
-        raise fail(f"no management key: pass --key or set {KEY_ENV}")
-    try:
-        with KeyplaneClient(url, key) as client:
-            yield client
-    except KeyplaneAPIError as exc:
-        raise fail(f"{exc.message} (HTTP {exc.status_code})") from exc
-    except KeyplaneConnectionError as exc:
-        raise fail(str(exc)) from exc
 
 
 @credits_app.command("add")
@@ -46,7 +29,7 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Add credit to the org (admin key with billing:write); prints the entry and the new balance."""
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         entry = client.add_credit(amount, note=note, user_id=user_id)
     if as_json:
         print_json(entry)
@@ -65,7 +48,7 @@ def balance(
     as_json: JsonOption = False,
 ) -> None:
     """The org balance: credits minus usage."""
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         data = client.balance(currency=currency)
     if as_json:
         print_json(data)
@@ -76,7 +59,7 @@ def balance(
 @rates_app.command("list")
 def list_rates(url: UrlOption = None, key: KeyOption = None, as_json: JsonOption = False) -> None:
     """Every exchange rate the operator has set."""
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         rates = client.list_exchange_rates()
     if as_json:
         print_json(rates)
@@ -93,7 +76,7 @@ def set_rate(
     as_json: JsonOption = False,
 ) -> None:
     """Create or replace a rate (admin key with billing:write)."""
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         data = client.set_exchange_rate(code, rate)
     if as_json:
         print_json(data)

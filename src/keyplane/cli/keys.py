@@ -52,7 +52,7 @@ HEADERS = {"limit_remaining": "remaining", "limit_reset": "reset"}
 
 
 @contextmanager
-def _client(url: str | None, key: str | None) -> Iterator[KeyplaneClient]:
+def api_client(url: str | None, key: str | None) -> Iterator[KeyplaneClient]:
     """A client whose API and connection errors end the command with a message and exit code 1."""
     if not key:
         raise fail(f"no management key: pass --key or set {KEY_ENV}")
@@ -96,7 +96,7 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create an inference key; its plaintext is printed once and never again."""
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         created = client.create_key(
             name,
             limit=limit,
@@ -124,7 +124,7 @@ def list_keys(
     as_json: JsonOption = False,
 ) -> None:
     """List one page (100, newest first) of the org's inference keys."""
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         keys = client.list_keys(
             include_disabled=include_disabled,
             include_expired=include_expired,
@@ -151,7 +151,7 @@ def get(
     key_hash: HashArgument, url: UrlOption = None, key: KeyOption = None, as_json: JsonOption = False
 ) -> None:
     """Show one key with its usage and remaining limit."""
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         found = client.get_key(key_hash)
     _show(found, as_json)
 
@@ -203,7 +203,7 @@ def update(
     }
     if all(value is UNSET for value in changes.values()):
         raise fail("nothing to change: pass at least one option (see --help)")
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         updated = client.update_key(key_hash, **changes)
     _show(updated, as_json)
 
@@ -219,7 +219,7 @@ def delete(
     """Delete a key for good (its usage history stays)."""
     if not yes and not typer.confirm(f"Delete key {key_hash}?", default=False):
         raise fail("aborted: nothing deleted")
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         client.delete_key(key_hash)
     if as_json:
         print_json({"deleted": True, "hash": key_hash})
@@ -230,7 +230,7 @@ def delete(
 @app.command("current")
 def current(url: UrlOption = None, key: KeyOption = None, as_json: JsonOption = False) -> None:
     """Show the key you are calling with (any kind of key works)."""
-    with _client(url, key) as client:
+    with api_client(url, key) as client:
         found = client.current_key()
     if as_json:
         print_json(found.raw)
