@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,18 @@ from keyplane.models.base import utcnow
 LAST_USED_RESOLUTION = timedelta(seconds=1)
 
 
-def key_refusal(key: ApiKey, now: datetime) -> str | None:
+class KeyState(Protocol):
+    """The columns that decide whether a key may be used: the ORM row and the gateway's cached copy."""
+
+    @property
+    def revoked(self) -> bool: ...
+    @property
+    def disabled(self) -> bool: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
+def key_refusal(key: KeyState, now: datetime) -> str | None:
     """Why a key may not be used right now, or None when it may."""
     if key.revoked:
         return "API key revoked"

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from keyplane.auth.service import key_refusal
 from keyplane.models import ApiKey
 
 # Unknown hashes are remembered briefly too, so a flood of bad keys does not become a flood of queries.
@@ -37,14 +38,8 @@ class KeyRecord:
     rate_limit_tpm: int | None
 
     def refusal(self, now: datetime) -> str | None:
-        """Why the key may not be used now (same rules as keyplane.auth.service.key_refusal)."""
-        if self.revoked:
-            return "API key revoked"
-        if self.disabled:
-            return "API key disabled"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "API key expired"
-        return None
+        """Why the key may not be used now: the same rule the management surfaces apply."""
+        return key_refusal(self, now)
 
     def allows_model(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
@@ -98,16 +93,19 @@ class KeyCache:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
         self._sessions = sessions
-        self._ttl = ttl_seconds
+        # Raised while Redis invalidation is live (keyplane.gateway.invalidation), else the short TTL.
+        self.ttl = ttl_seconds
         self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
         self._loading: dict[str, asyncio.Future[KeyRecord | None]] = {}
+        # Bumped by every invalidation: a load that read the row before it changed is not cached.
+        self._generation = 0
 
     async def get(self, key_hash: str) -> KeyRecord | None:
         entry = self._entries.get(key_hash)
         now = time.monotonic()
         if entry is not None:
             record, loaded_at = entry
-            ttl = self._ttl if record is not None else min(self._ttl, MISSING_TTL_SECONDS)
+            ttl = self.ttl if record is not None else min(self.ttl, MISSING_TTL_SECONDS)
             if now - loaded_at < ttl:
                 return record
         pending = self._loading.get(key_hash)
@@ -115,12 +113,14 @@ class KeyCache:
             return await asyncio.shield(pending)
         future: asyncio.Future[KeyRecord | None] = asyncio.get_running_loop().create_future()
         self._loading[key_hash] = future
+        generation = self._generation
         try:
             async with self._sessions() as session:
                 record = await load_key_record(session, key_hash)
             if len(self._entries) > 100_000:
                 self._entries.clear()
-            self._entries[key_hash] = (record, time.monotonic())
+            if generation == self._generation:
+                self._entries[key_hash] = (record, time.monotonic())
             future.set_result(record)
             return record
         except BaseException as exc:
@@ -131,6 +131,7 @@ class KeyCache:
             del self._loading[key_hash]
 
     def invalidate(self, key_hash: str | None = None) -> None:
+        self._generation += 1
         if key_hash is None:
             self._entries.clear()
         else:
