@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -91,6 +92,36 @@ async def test_an_oversized_body_is_413(
     assert response.status_code == 413
     assert response.json()["error"]["code"] == 413
     assert await count_keys(context) == before
+
+
+async def _chunks(body: bytes, size: int = 65536) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+async def test_an_oversized_chunked_body_without_length_is_413(
+    client: httpx.AsyncClient, org: BootstrapResult, context: AppContext
+) -> None:
+    before = await count_keys(context)
+    body = b'{"name": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    response = await client.post(
+        "/api/v1/keys", content=_chunks(body), headers={**bearer(org.management_key), **JSON}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == 413
+    assert await count_keys(context) == before
+
+
+async def test_a_small_chunked_body_without_length_is_read_whole(
+    client: httpx.AsyncClient, org: BootstrapResult
+) -> None:
+    response = await client.post(
+        "/api/v1/keys",
+        content=_chunks(b'{"name": "chunked"}', size=4),
+        headers={**bearer(org.management_key), **JSON},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["name"] == "chunked"
 
 
 BAD_PATCH_BODIES: list[tuple[str, Any]] = [

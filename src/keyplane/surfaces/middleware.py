@@ -39,20 +39,53 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        received = 0
+        if declared is None and _has_chunked_body(scope):
+            # No length declared: read the body up to the cap first, so an oversized one is a
+            # clean 413 here instead of a parse error deep in the framework.
+            body = await _read_capped(receive, self.max_body_bytes)
+            if body is None:
+                await _send_too_large(scope, send, request_id, self.max_body_bytes, header)
+                return
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send_with_id)
 
-        async def capped_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    from keyplane.errors import PayloadTooLarge
 
-                    raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
-            return message
+def _has_chunked_body(scope: Scope) -> bool:
+    return any(
+        name == b"transfer-encoding" and b"chunked" in value.lower()
+        for name, value in scope.get("headers", [])
+    )
 
-        await self.app(scope, capped_receive if declared is None else receive, send_with_id)
+
+async def _read_capped(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it grows past the limit."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the buffered body over once, then defers to the real channel."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
