@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir.")
     redis_url: str | None = Field(
-        default=None, description="Optional Redis for shared counters between instances."
+        default=None, description="Optional Redis: key invalidation and rate limits shared between instances."
     )
     secret_key: str | None = Field(default=None, description="Signs sessions and encrypts secrets.")
     secret_key_previous: str | None = Field(

@@ -1,7 +1,8 @@
 """Per-key requests-per-minute and tokens-per-minute limits over a sliding 60-second window.
 
-Counted in process: with N instances behind a load balancer each enforces the key's limit on its
-own share (documented in docs/gateway.md); spend limits, unlike these, are shared exactly.
+Counted in process here: with N instances behind a load balancer each enforces the key's limit on
+its own share. With Redis (KEYPLANE_REDIS_URL) gateway/shared_limits.py counts them across instances
+and falls back to this limiter while Redis is unreachable.
 """
 
 from __future__ import annotations
@@ -45,18 +46,10 @@ class RateLimiter:
         window.trim(now)
         if rpm and len(window.requests) >= rpm:
             wait = window.requests[len(window.requests) - rpm] + WINDOW_SECONDS - now
-            raise RateLimited(
-                f"Rate limit of {rpm} requests per minute exceeded for this key",
-                retry_after=math.ceil(wait),
-                code="rate_limit_rpm",
-            )
+            raise rpm_exceeded(rpm, math.ceil(wait))
         if tpm and window.token_sum >= tpm:
             wait = window.tokens[0][0] + WINDOW_SECONDS - now if window.tokens else WINDOW_SECONDS
-            raise RateLimited(
-                f"Rate limit of {tpm} tokens per minute exceeded for this key",
-                retry_after=math.ceil(wait),
-                code="rate_limit_tpm",
-            )
+            raise tpm_exceeded(tpm, math.ceil(wait))
         window.requests.append(now)
 
     def record_tokens(self, key_id: str, tpm: int | None, tokens: int) -> None:
@@ -65,3 +58,19 @@ class RateLimiter:
         window = self._windows.setdefault(key_id, _Window())
         window.tokens.append((time.monotonic(), tokens))
         window.token_sum += tokens
+
+
+def rpm_exceeded(rpm: int, retry_after: int) -> RateLimited:
+    return RateLimited(
+        f"Rate limit of {rpm} requests per minute exceeded for this key",
+        retry_after=retry_after,
+        code="rate_limit_rpm",
+    )
+
+
+def tpm_exceeded(tpm: int, retry_after: int) -> RateLimited:
+    return RateLimited(
+        f"Rate limit of {tpm} tokens per minute exceeded for this key",
+        retry_after=retry_after,
+        code="rate_limit_tpm",
+    )

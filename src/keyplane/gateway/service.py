@@ -36,6 +36,7 @@ from keyplane.gateway.routing import (
     policy_from,
     route_candidates,
 )
+from keyplane.gateway.shared_limits import SharedRateLimiter
 from keyplane.gateway.snapshot import WorkspaceView, WorkspaceViews
 from keyplane.gateway.subjects import LimitSubject, subjects_for
 from keyplane.gateway.upstream import (
@@ -139,6 +140,7 @@ class Gateway:
             context.engine, context.sessions, retry_wait_seconds=settings.usage_flush_interval_seconds
         )
         self.rate_limiter = RateLimiter()
+        self.shared_limiter: SharedRateLimiter | None = None  # set when Redis is configured
         self.meter = UsageMeter(
             context.sessions,
             self.ledger,
@@ -186,7 +188,11 @@ class Gateway:
         model = body["model"]
         if not key.allows_model(model):
             raise Forbidden(f"This key may not use the model '{model[:200]}'", code="model_not_allowed")
-        self.rate_limiter.admit(key.id, key.rate_limit_rpm, key.rate_limit_tpm)
+        if key.rate_limit_rpm or key.rate_limit_tpm:
+            if self.shared_limiter is not None:
+                await self.shared_limiter.admit(key.id, key.rate_limit_rpm, key.rate_limit_tpm)
+            else:
+                self.rate_limiter.admit(key.id, key.rate_limit_rpm, key.rate_limit_tpm)
         view = await self.views.get(key.org_id, key.workspace_id)
         changed = "provider" in body
         overrides = check_overrides(body.pop("provider", None), allowed=view.allow_overwrite)
@@ -364,9 +370,8 @@ class Gateway:
             cost = usage.reported_cost_nanos
         is_byok = credential.is_byok if credential is not None else False
         key = admission.key
-        self.rate_limiter.record_tokens(
-            key.id, key.rate_limit_tpm, usage.prompt_tokens + usage.completion_tokens
-        )
+        limiter = self.shared_limiter or self.rate_limiter
+        limiter.record_tokens(key.id, key.rate_limit_tpm, usage.prompt_tokens + usage.completion_tokens)
         event = UsageEvent(
             request_id=admission.request_id,
             org_id=key.org_id,

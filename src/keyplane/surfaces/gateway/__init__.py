@@ -10,7 +10,9 @@ from contextlib import AsyncExitStack
 from fastapi import FastAPI
 
 from keyplane.context import AppContext
+from keyplane.gateway.invalidation import SINK, KeyInvalidation, redis_client
 from keyplane.gateway.service import Gateway
+from keyplane.gateway.shared_limits import SharedRateLimiter
 from keyplane.surfaces.gateway.asgi import GatewayFastAPI, GatewayHandler, GatewayMiddleware
 from keyplane.surfaces.gateway.prices import router as prices_router
 
@@ -38,6 +40,8 @@ async def start_gateway(context: AppContext, stack: AsyncExitStack) -> None:
     context.services["gateway"] = gateway
     gateway.meter.start()
     janitor = asyncio.create_task(_janitor(gateway, context.settings.stale_reservation_seconds))
+    if context.settings.redis_url:
+        await _start_redis(context, gateway, stack)
 
     async def stop() -> None:
         janitor.cancel()
@@ -46,6 +50,25 @@ async def start_gateway(context: AppContext, stack: AsyncExitStack) -> None:
         await gateway.meter.stop()
         await gateway.upstream.close()
         context.services.pop("gateway", None)
+
+    stack.push_async_callback(stop)
+
+
+async def _start_redis(context: AppContext, gateway: Gateway, stack: AsyncExitStack) -> None:
+    """Key changes over pub/sub and rate limits shared through Redis (docs/gateway.md)."""
+    client = redis_client(context.settings.redis_url or "")
+    invalidation = KeyInvalidation(client, gateway.keys, pushed_ttl=context.settings.key_cache_ttl_seconds)
+    gateway.shared_limiter = SharedRateLimiter(client, gateway.rate_limiter)
+    context.sessions.configure(info={SINK: invalidation.changed})
+    invalidation.start()
+
+    async def stop() -> None:
+        context.sessions.configure(info={})
+        await invalidation.stop()
+        if gateway.shared_limiter is not None:
+            await gateway.shared_limiter.close()
+            gateway.shared_limiter = None
+        await client.aclose()
 
     stack.push_async_callback(stop)
 
