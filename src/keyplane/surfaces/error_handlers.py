@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane.errors import KeyplaneError
@@ -70,6 +71,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def is_unstorable_text(exc: BaseException) -> bool:
+    """The database refused a character it cannot store (PostgreSQL and NUL): the input's fault."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__name__ == "CharacterNotInRepertoireError" or "invalid byte sequence" in str(seen):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    if is_unstorable_text(exc):
+        return render_error(
+            request, 400, "invalid_request", "Input contains characters that cannot be stored"
+        )
+    return await _unhandled_error(request, exc)
+
+
 async def _unhandled_error(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return render_error(request, 500, "internal_error", "Internal Server Error")
@@ -79,4 +98,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KeyplaneError, _keyplane_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unhandled_error)

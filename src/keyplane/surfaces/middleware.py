@@ -29,9 +29,16 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
 
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            # PostgreSQL text cannot hold NUL: refuse it here once rather than in every route.
+            await _send_error(
+                scope, send, request_id, 400, "invalid_request", "NUL bytes are not allowed", header
+            )
+            return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _send_too_large(scope, send, request_id, self.max_body_bytes, header)
+            message = f"Request body exceeds {self.max_body_bytes} bytes"
+            await _send_error(scope, send, request_id, 413, "payload_too_large", message, header)
             return
 
         async def send_with_id(message: Message) -> None:
@@ -44,7 +51,15 @@ class RequestContextMiddleware:
             # clean 413 here instead of a parse error deep in the framework.
             body = await _read_capped(receive, self.max_body_bytes)
             if body is None:
-                await _send_too_large(scope, send, request_id, self.max_body_bytes, header)
+                await _send_error(
+                    scope,
+                    send,
+                    request_id,
+                    413,
+                    "payload_too_large",
+                    f"Request body exceeds {self.max_body_bytes} bytes",
+                    header,
+                )
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send_with_id)
@@ -106,21 +121,21 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _send_too_large(
-    scope: Scope, send: Send, request_id: str, limit: int, header: tuple[bytes, bytes]
+async def _send_error(
+    scope: Scope,
+    send: Send,
+    request_id: str,
+    status: int,
+    code: str,
+    message: str,
+    header: tuple[bytes, bytes],
 ) -> None:
-    body: Any = error_body(
-        scope.get("path", ""),
-        413,
-        "payload_too_large",
-        f"Request body exceeds {limit} bytes",
-        request_id,
-    )
+    body: Any = error_body(scope.get("path", ""), status, code, message, request_id)
     payload = orjson.dumps(body)
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
