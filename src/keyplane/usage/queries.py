@@ -93,37 +93,37 @@ def split_range(start: datetime | None, end: datetime | None) -> _Split:
     return _Split(None if no_whole_day else (first, last), tuple(edges))
 
 
-def _record_where(f: UsageFilter, start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
-    where = [UsageRecord.org_id == f.org_id]
-    if start is not None:
-        where.append(UsageRecord.created_at >= start)
-    if end is not None:
-        where.append(UsageRecord.created_at < end)
+def _dimension_where(
+    table: type[UsageRecord] | type[UsageRollup], f: UsageFilter
+) -> list[ColumnElement[bool]]:
+    """The org and the optional key/user/workspace/model filters, which raw rows and rollups share."""
+    where: list[ColumnElement[bool]] = [table.org_id == f.org_id]
     for column, value in (
-        (UsageRecord.key_id, f.key_id),
-        (UsageRecord.user_id, f.user_id),
-        (UsageRecord.workspace_id, f.workspace_id),
-        (UsageRecord.model, f.model),
+        (table.key_id, f.key_id),
+        (table.user_id, f.user_id),
+        (table.workspace_id, f.workspace_id),
+        (table.model, f.model),
     ):
         if value is not None:
             where.append(column == value)
     return where
 
 
+def _record_where(f: UsageFilter, start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    where = _dimension_where(UsageRecord, f)
+    if start is not None:
+        where.append(UsageRecord.created_at >= start)
+    if end is not None:
+        where.append(UsageRecord.created_at < end)
+    return where
+
+
 def _rollup_where(f: UsageFilter, first: date | None, last: date | None) -> list[ColumnElement[bool]]:
-    where = [UsageRollup.org_id == f.org_id]
+    where = _dimension_where(UsageRollup, f)
     if first is not None:
         where.append(UsageRollup.day >= first)
     if last is not None:
         where.append(UsageRollup.day < last)
-    for column, value in (
-        (UsageRollup.key_id, f.key_id),
-        (UsageRollup.user_id, f.user_id),
-        (UsageRollup.workspace_id, f.workspace_id),
-        (UsageRollup.model, f.model),
-    ):
-        if value is not None:
-            where.append(column == value)
     return where
 
 
