@@ -165,6 +165,15 @@ class CurrentKey:
         return key
 
 
+def _credit_body(amount: float, note: str, user_id: str | None, org_id: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"amount": amount, "note": note}
+    if user_id is not None:
+        body["user_id"] = user_id
+    if org_id is not None:
+        body["org_id"] = org_id
+    return body
+
+
 def _iso(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -345,11 +354,11 @@ class KeyplaneClient(_BaseClient):
         data: dict[str, Any] = self.request("GET", "/api/v1/billing/balance", params=params)["data"]
         return data
 
-    def add_credit(self, amount: float, *, note: str = "", user_id: str | None = None) -> dict[str, Any]:
-        """Credit the org (admin, billing:write) in the base currency; returns the ledger entry."""
-        body: dict[str, Any] = {"amount": amount, "note": note}
-        if user_id is not None:
-            body["user_id"] = user_id
+    def add_credit(
+        self, amount: float, *, note: str = "", user_id: str | None = None, org_id: str | None = None
+    ) -> dict[str, Any]:
+        """Credit an org (operator admin, billing:write) in the base currency; returns the ledger entry."""
+        body = _credit_body(amount, note, user_id, org_id)
         data: dict[str, Any] = self.request("POST", "/api/v1/billing/credits", json=body)["data"]
         return data
 
@@ -467,11 +476,9 @@ class AsyncKeyplaneClient(_BaseClient):
         return data
 
     async def add_credit(
-        self, amount: float, *, note: str = "", user_id: str | None = None
+        self, amount: float, *, note: str = "", user_id: str | None = None, org_id: str | None = None
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"amount": amount, "note": note}
-        if user_id is not None:
-            body["user_id"] = user_id
+        body = _credit_body(amount, note, user_id, org_id)
         data: dict[str, Any] = (await self.request("POST", "/api/v1/billing/credits", json=body))["data"]
         return data
 

@@ -15,7 +15,7 @@ from keyplane.billing.money import nanos_to_usd
 from keyplane.errors import BadRequest
 from keyplane.models import ExchangeRate
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin
+from keyplane.orgs.permissions import require_admin, require_platform_admin
 
 _CODE = re.compile(r"^[A-Za-z]{3}$")
 MAX_RATE = 1e9
@@ -59,8 +59,10 @@ async def set_exchange_rate(
     units_per_base: float,
     base_currency: str | None = None,
 ) -> ExchangeRate:
-    """Create or replace the rate for a currency (admins with billing:write); audited."""
+    """Create or replace the rate for a currency (operator admins with billing:write); audited."""
     require_admin(principal, BILLING_WRITE)
+    if principal is not None:  # rates are shared by every org, so only the operator sets them
+        await require_platform_admin(session, principal, "Exchange rates")
     code = normalize_currency_code(currency_code)
     if base_currency is not None and code == base_currency.upper():
         raise BadRequest(f"{code} is the base currency; its rate is always 1")

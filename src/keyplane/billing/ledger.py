@@ -12,7 +12,7 @@ from keyplane.billing.money import MAX_USD, NANOS_PER_USD, nanos_to_usd
 from keyplane.errors import BadRequest, NotFound
 from keyplane.models import LedgerEntry, Membership
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin
+from keyplane.orgs.permissions import require_admin, require_platform_admin
 
 MAX_CREDIT_NANOS = int(MAX_USD * NANOS_PER_USD)
 MAX_NOTE_LENGTH = 500
@@ -35,8 +35,10 @@ async def add_credit(
     note: str = "",
     user_id: str | None = None,
 ) -> LedgerEntry:
-    """Append a positive credit (admins with billing:write only) and audit it as credits.added."""
+    """Append a positive credit (operator admins with billing:write only) and audit it as credits.added."""
     require_admin(principal, BILLING_WRITE)
+    if principal is not None:  # a tenant crediting itself would make balances meaningless
+        await require_platform_admin(session, principal, "Credits")
     if isinstance(amount_nanos, bool) or not isinstance(amount_nanos, int):
         raise BadRequest("amount must be a number")
     if amount_nanos <= 0:

@@ -24,13 +24,14 @@ def add(
     amount: Annotated[float, typer.Argument(help="Amount in the base currency (e.g. USD), greater than 0.")],
     note: Annotated[str, typer.Option(help="Why: invoice number, grant, ...")] = "",
     user_id: Annotated[str | None, typer.Option(help="Credit one member instead of the org.")] = None,
+    org_id: Annotated[str | None, typer.Option(help="Org to credit (default: the key's own org).")] = None,
     url: UrlOption = None,
     key: KeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Add credit to the org (admin key with billing:write); prints the entry and the new balance."""
+    """Add credit to an org (operator admin key with billing:write); prints the entry and new balance."""
     with api_client(url, key) as client:
-        entry = client.add_credit(amount, note=note, user_id=user_id)
+        entry = client.add_credit(amount, note=note, user_id=user_id, org_id=org_id)
     if as_json:
         print_json(entry)
         return

@@ -76,3 +76,10 @@ async def workspace_in_org(*, session: AsyncSession, org_id: str, workspace_id: 
 
 async def memberships_of(*, session: AsyncSession, user_id: str) -> list[Membership]:
     return list((await session.execute(select(Membership).where(Membership.user_id == user_id))).scalars())
+
+
+async def existing_org_id(session: AsyncSession, org_id: str) -> str:
+    """The id of an existing organization, or a 404 that does not say more."""
+    if await session.get(Organization, org_id) is None:
+        raise NotFound("Organization not found")
+    return org_id

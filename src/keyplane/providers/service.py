@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
 from keyplane.auth.principal import Principal
-from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
-from keyplane.models import Organization, ProviderCredential, ProviderSetting
+from keyplane.errors import BadRequest, Conflict, NotFound
+from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import utcnow
+from keyplane.orgs.permissions import is_platform_admin, require_platform_admin
 from keyplane.providers.catalog import CONFIG_FIELDS, ProviderInfo, get_provider
 from keyplane.providers.fields import ENV_FIELDS, SENSITIVE_FIELDS, public_form, store_field
 from keyplane.providers.routing import WILDCARD
@@ -41,30 +42,6 @@ class Visibility:
     """What the caller may see beyond its own org."""
 
     show_platform: bool = True
-
-
-async def operator_org_id(session: AsyncSession) -> str | None:
-    """The first organization created: its admins run the platform."""
-    return (
-        await session.execute(
-            select(Organization.id).order_by(Organization.created_at, Organization.id).limit(1)
-        )
-    ).scalar_one_or_none()
-
-
-async def is_platform_admin(session: AsyncSession, principal: Principal) -> bool:
-    if not principal.is_admin or principal.org_id is None:
-        return False
-    return principal.org_id == await operator_org_id(session)
-
-
-async def require_platform_admin(session: AsyncSession, principal: Principal, what: str) -> None:
-    if not await is_platform_admin(session, principal):
-        raise Forbidden(
-            f"{what} belong to the platform: only an owner or admin of the operator "
-            "organization may change them",
-            code="platform_admin_required",
-        )
 
 
 # ---- reading ---------------------------------------------------------------------------------

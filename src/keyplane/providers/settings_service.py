@@ -15,8 +15,8 @@ from keyplane.auth.principal import Principal
 from keyplane.errors import BadRequest
 from keyplane.models import ProviderSetting
 from keyplane.models.base import utcnow
+from keyplane.orgs.permissions import require_platform_admin
 from keyplane.providers.catalog import ProviderInfo
-from keyplane.providers.service import require_platform_admin
 
 
 def check_base_url(value: str | None) -> str | None:

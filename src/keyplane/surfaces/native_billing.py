@@ -15,6 +15,7 @@ from keyplane.deps import ManagementPrincipal, Session, get_context, require_man
 from keyplane.errors import BadRequest, Forbidden
 from keyplane.models import ExchangeRate, LedgerEntry
 from keyplane.orgs.permissions import sees_only_own
+from keyplane.orgs.service import existing_org_id
 from keyplane.surfaces.native_params import CodeQuery, Id, IdQuery, Note
 from keyplane.surfaces.openrouter_shapes import iso
 
@@ -27,6 +28,9 @@ class AddCreditBody(BaseModel):
     amount: float = Field(strict=True, description="In the base currency, greater than 0.")
     note: Note = ""
     user_id: Id | None = None
+    org_id: Id | None = Field(
+        default=None, description="Org to credit (operator admins); default the caller's."
+    )
 
 
 class SetRateBody(BaseModel):
@@ -102,7 +106,7 @@ async def add_credit(
     entry = await ledger.add_credit(
         session=session,
         principal=principal,
-        org_id=principal.require_org(),
+        org_id=await existing_org_id(session, body.org_id) if body.org_id else principal.require_org(),
         amount_nanos=usd_to_nanos(body.amount),
         note=body.note,
         user_id=body.user_id,
