@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from keyplane.auth.principal import SYSTEM
 from keyplane.billing.compaction import COMPACTION_LAG, compact_all, compact_usage_debits
 from keyplane.billing.ledger import add_credit, balance_nanos, total_credits_and_usage
 from keyplane.context import AppContext
@@ -35,7 +36,7 @@ async def sums(context: AppContext, org_id: str) -> tuple[int, tuple[int, int]]:
 async def seed(context: AppContext, org: BootstrapResult, batches: int = 5) -> None:
     key = await key_of(context, await make_key(context, org_id=org.org_id, user_id=org.user_id))
     async with session_scope(context.sessions) as session:
-        await add_credit(session=session, principal=None, org_id=org.org_id, amount_nanos=10**10)
+        await add_credit(session=session, principal=SYSTEM, org_id=org.org_id, amount_nanos=10**10)
     for i in range(batches):
         await write_usage(context, [event_for(key, at=utcnow(), cost_usd=0.01 * (i + 1))])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from keyplane.auth.principal import Principal
+from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.billing.exchange import convert_from_base, set_exchange_rate
 from keyplane.context import AppContext
 from keyplane.db import session_scope
@@ -16,7 +16,7 @@ from tests.factories import add_user, bearer, make_key
 
 async def test_conversion_uses_the_operator_rate(context: AppContext, org: BootstrapResult) -> None:
     async with session_scope(context.sessions) as session:
-        await set_exchange_rate(session=session, principal=None, currency_code="eur", units_per_base=0.9)
+        await set_exchange_rate(session=session, principal=SYSTEM, currency_code="eur", units_per_base=0.9)
     async with context.sessions() as session:
         amount, code = await convert_from_base(
             session=session, amount_nanos=2_000_000_000, currency_code=" eur", base_currency="USD"
@@ -53,7 +53,9 @@ async def test_rate_must_be_positive_and_finite(
 ) -> None:
     async with context.sessions() as session:
         with pytest.raises(BadRequest):
-            await set_exchange_rate(session=session, principal=None, currency_code="EUR", units_per_base=rate)
+            await set_exchange_rate(
+                session=session, principal=SYSTEM, currency_code="EUR", units_per_base=rate
+            )
 
 
 async def test_balance_endpoint_converts_and_names_an_unknown_currency(

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from keyplane.auth.principal import Principal
+from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.billing.ledger import add_credit, balance_nanos, total_credits_and_usage
 from keyplane.billing.money import usd_to_nanos
 from keyplane.context import AppContext
@@ -32,7 +32,7 @@ async def test_balance_is_the_sum_of_credits_and_usage_debits(
         await add_credit(
             session=session, principal=owner(org), org_id=org.org_id, amount_nanos=usd_to_nanos(10)
         )
-        await add_credit(session=session, principal=None, org_id=org.org_id, amount_nanos=usd_to_nanos(2.5))
+        await add_credit(session=session, principal=SYSTEM, org_id=org.org_id, amount_nanos=usd_to_nanos(2.5))
     now = utcnow()
     await write_usage(
         context,

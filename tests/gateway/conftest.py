@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from keyplane.app import create_app
-from keyplane.auth.principal import Principal
+from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.billing.ledger import add_credit, balance_nanos
 from keyplane.config import Settings
 from keyplane.context import AppContext
@@ -199,7 +199,7 @@ class GatewaySetup:
         async with session_scope(self.context.sessions) as session:
             await update_project_config(
                 session=session,
-                principal=None,
+                principal=SYSTEM,
                 workspace_id=self.org.workspace_id,
                 update=ProjectConfigUpdate(
                     inference_config=InferenceConfigUpdate(**inference),
@@ -220,7 +220,7 @@ class GatewaySetup:
     async def add_credit(self, usd: float) -> None:
         async with session_scope(self.context.sessions) as session:
             await add_credit(
-                session=session, principal=None, org_id=self.org.org_id, amount_nanos=round(usd * 1e9)
+                session=session, principal=SYSTEM, org_id=self.org.org_id, amount_nanos=round(usd * 1e9)
             )
 
     async def balance(self) -> int:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from keyplane.auth.principal import SYSTEM
 from keyplane.billing.ledger import add_credit
 from keyplane.context import AppContext
 from keyplane.db import session_scope
@@ -73,7 +74,7 @@ async def test_concurrent_requests_on_two_instances_never_overspend_a_key_limit(
         first, second = await _two_servers(live_server_env, live_server_factory, upstream, http)
         async with session_scope(context.sessions) as session:
             await add_credit(
-                session=session, principal=None, org_id=first.init["org_id"], amount_nanos=10**10
+                session=session, principal=SYSTEM, org_id=first.init["org_id"], amount_nanos=10**10
             )
         limit_nanos = 50 * ACTUAL_COST
         key, _ = await _create_key(first, http, limit=limit_nanos / 1e9)
@@ -120,7 +121,9 @@ async def test_a_key_disabled_on_one_instance_is_refused_by_the_other_within_a_s
     async with httpx.AsyncClient(timeout=30) as http:
         first, second = await _two_servers(live_server_env, live_server_factory, upstream, http)
         async with session_scope(context.sessions) as session:
-            await add_credit(session=session, principal=None, org_id=first.init["org_id"], amount_nanos=10**9)
+            await add_credit(
+                session=session, principal=SYSTEM, org_id=first.init["org_id"], amount_nanos=10**9
+            )
         key, key_hash = await _create_key(first, http)
         url = second.base_url + "/v1/chat/completions"
         assert (await http.post(url, json=CHAT, headers=bearer(key))).status_code == 200  # now cached

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from keyplane.auth.principal import SYSTEM
 from keyplane.billing.ledger import add_credit
 from keyplane.context import AppContext
 from keyplane.db import session_scope
@@ -49,7 +50,7 @@ async def _servers(
     env = {**env, "KEYPLANE_REDIS_URL": redis_url, "KEYPLANE_KEY_CACHE_TTL_SECONDS": LONG_KEY_TTL}
     first, second = await _two_servers(env, factory, upstream, http)
     async with session_scope(context.sessions) as session:
-        await add_credit(session=session, principal=None, org_id=first.init["org_id"], amount_nanos=10**9)
+        await add_credit(session=session, principal=SYSTEM, org_id=first.init["org_id"], amount_nanos=10**9)
     return first, second
 
 

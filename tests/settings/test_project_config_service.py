@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from keyplane.auth.principal import Principal
+from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.context import AppContext
 from keyplane.db import session_scope
 from keyplane.errors import BadRequest, Forbidden, NotFound
@@ -56,7 +56,7 @@ async def test_a_row_missing_newer_fields_reads_with_their_defaults(
 async def test_the_operator_may_update_without_a_principal(context: AppContext, org: BootstrapResult) -> None:
     async with session_scope(context.sessions) as session:
         await update_project_config(
-            session=session, principal=None, workspace_id=org.workspace_id, update=update(max_tokens=64)
+            session=session, principal=SYSTEM, workspace_id=org.workspace_id, update=update(max_tokens=64)
         )
     async with session_scope(context.sessions) as session:
         config = await get_project_config(session=session, workspace_id=org.workspace_id)
@@ -83,7 +83,7 @@ async def test_providers_are_checked_against_the_catalog(context: AppContext, or
         with pytest.raises(BadRequest, match="Unknown provider 'nope'"):
             await update_project_config(
                 session=session,
-                principal=None,
+                principal=SYSTEM,
                 workspace_id=org.workspace_id,
                 update=update(allowed_providers=["openai", "nope"]),
             )

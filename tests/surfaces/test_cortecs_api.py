@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from keyplane.auth.principal import SYSTEM
 from keyplane.context import AppContext
 from keyplane.db import session_scope
 from keyplane.models import ApiKey, AuditEvent, Budget, ProjectConfig
@@ -290,7 +291,7 @@ async def test_balance_reflects_the_org_ledger(
     from keyplane.billing.ledger import add_credit
 
     async with session_scope(context.sessions) as session:
-        await add_credit(session=session, principal=None, org_id=org.org_id, amount_nanos=12_500_000_000)
+        await add_credit(session=session, principal=SYSTEM, org_id=org.org_id, amount_nanos=12_500_000_000)
     response = await client.get("/v1/manage/users/balance", headers=bearer(org.management_key))
     assert assert_cortecs_response(response, status=200) == {"current_balance": 12.5, "currency": "USD"}
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from keyplane.auth.principal import SYSTEM
 from keyplane.billing.exchange import set_exchange_rate
 from keyplane.billing.ledger import add_credit
 from keyplane.context import AppContext
@@ -30,8 +31,8 @@ async def test_balance_in_the_base_and_another_currency(
     client: httpx.AsyncClient, org: BootstrapResult, context: AppContext
 ) -> None:
     async with session_scope(context.sessions) as session:
-        await add_credit(session=session, principal=None, org_id=org.org_id, amount_nanos=10_000_000_000)
-        await set_exchange_rate(session=session, principal=None, currency_code="CNY", units_per_base=7.2)
+        await add_credit(session=session, principal=SYSTEM, org_id=org.org_id, amount_nanos=10_000_000_000)
+        await set_exchange_rate(session=session, principal=SYSTEM, currency_code="CNY", units_per_base=7.2)
     key = (await create_portal_key(client, await login(client, org.email), name="b"))["api_key"]
 
     usd = assert_portal_ok(await client.get(f"{PORTAL}/balance", headers=bearer(key)))

@@ -13,7 +13,7 @@ from keyplane.models import AuditEvent
 async def record_event(
     *,
     session: AsyncSession,
-    principal: Principal | None,
+    principal: Principal,
     action: str,
     object_type: str,
     object_id: str,
@@ -23,13 +23,13 @@ async def record_event(
     """Append one event; callers pass only non-secret details."""
     event = AuditEvent(
         org_id=org_id,
-        actor_type=principal.actor_type if principal else "system",
-        actor_id=principal.actor_id if principal else "cli",
+        actor_type=principal.actor_type,
+        actor_id=principal.actor_id,
         action=action,
         object_type=object_type,
         object_id=object_id,
         details=details or {},
-        ip_address=principal.ip_address if principal else None,
+        ip_address=principal.ip_address,
     )
     session.add(event)
     await session.flush()

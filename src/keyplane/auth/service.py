@@ -12,8 +12,8 @@ from keyplane.auth.passwords import verify_password
 from keyplane.auth.principal import Principal
 from keyplane.auth.sessions import decode_session_token, looks_like_jwt
 from keyplane.auth.tokens import hash_key, key_kind_of
-from keyplane.errors import Unauthorized
-from keyplane.models import ApiKey, Membership, User
+from keyplane.errors import Forbidden, Unauthorized
+from keyplane.models import ApiKey, Membership, Organization, User
 from keyplane.models.base import utcnow
 
 LAST_USED_RESOLUTION = timedelta(seconds=1)
@@ -53,6 +53,7 @@ async def authenticate_bearer(
         user = await session.get(User, claims.user_id)
         if user is None:
             raise Unauthorized("Unknown user", code="invalid_token")
+        await _refuse_if_only_suspended(session, user.id)
         return Principal(kind="user", user_id=user.id, ip_address=ip_address)
     raise Unauthorized("Invalid API key format", code="invalid_key_format")
 
@@ -71,6 +72,11 @@ async def authenticate_key(
         raise Unauthorized(refusal, code="key_refused")
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = now
+    status = (
+        await session.execute(select(Organization.status).where(Organization.id == key.org_id))
+    ).scalar_one()
+    if status == "suspended":
+        raise OrganizationSuspended()
     role = await member_role(session, org_id=key.org_id, user_id=key.creator_user_id)
     return Principal(
         kind="management_key" if key.is_management else "inference_key",
@@ -79,7 +85,43 @@ async def authenticate_key(
         role=role,
         api_key=key,
         ip_address=ip_address,
+        is_operator=key.org_id == await operator_org_id(session),
     )
+
+
+class OrganizationSuspended(Forbidden):
+    """The caller's organization is suspended by the operator: nothing of it answers until resumed."""
+
+    code = "organization_suspended"
+
+    def __init__(self) -> None:
+        super().__init__("This organization is suspended", code=self.code)
+
+
+async def operator_org_id(session: AsyncSession) -> str | None:
+    """The first organization created: its admins run the platform."""
+    return (
+        await session.execute(
+            select(Organization.id).order_by(Organization.created_at, Organization.id).limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def _refuse_if_only_suspended(session: AsyncSession, user_id: str) -> None:
+    """A session whose every org is suspended gets nothing; one active org keeps the user in."""
+    statuses = (
+        (
+            await session.execute(
+                select(Organization.status)
+                .join(Membership, Membership.org_id == Organization.id)
+                .where(Membership.user_id == user_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if statuses and all(status == "suspended" for status in statuses):
+        raise OrganizationSuspended()
 
 
 async def member_role(session: AsyncSession, *, org_id: str, user_id: str | None) -> str | None:

@@ -15,7 +15,7 @@ from keyplane.billing.money import nanos_to_usd
 from keyplane.errors import BadRequest
 from keyplane.models import ExchangeRate
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin, require_platform_admin
+from keyplane.orgs.permissions import require_admin, require_operator_admin
 
 _CODE = re.compile(r"^[A-Za-z]{3}$")
 MAX_RATE = 1e9
@@ -54,15 +54,14 @@ async def list_exchange_rates(*, session: AsyncSession) -> list[ExchangeRate]:
 async def set_exchange_rate(
     *,
     session: AsyncSession,
-    principal: Principal | None,
+    principal: Principal,
     currency_code: str,
     units_per_base: float,
     base_currency: str | None = None,
 ) -> ExchangeRate:
     """Create or replace the rate for a currency (operator admins with billing:write); audited."""
     require_admin(principal, BILLING_WRITE)
-    if principal is not None:  # rates are shared by every org, so only the operator sets them
-        await require_platform_admin(session, principal, "Exchange rates")
+    require_operator_admin(principal, "Exchange rates")  # shared by every org
     code = normalize_currency_code(currency_code)
     if base_currency is not None and code == base_currency.upper():
         raise BadRequest(f"{code} is the base currency; its rate is always 1")
@@ -86,7 +85,7 @@ async def set_exchange_rate(
         action="exchange_rate.set",
         object_type="exchange_rate",
         object_id=code,
-        org_id=principal.org_id if principal else None,
+        org_id=principal.org_id,
         details={"rate": rate_value, "previous": previous},
     )
     return rate

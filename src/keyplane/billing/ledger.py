@@ -12,7 +12,7 @@ from keyplane.billing.money import MAX_USD, NANOS_PER_USD, nanos_to_usd
 from keyplane.errors import BadRequest, NotFound
 from keyplane.models import LedgerEntry, Membership
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin, require_platform_admin
+from keyplane.orgs.permissions import require_admin, require_operator_admin
 
 MAX_CREDIT_NANOS = int(MAX_USD * NANOS_PER_USD)
 MAX_NOTE_LENGTH = 500
@@ -29,7 +29,7 @@ async def balance_nanos(*, session: AsyncSession, org_id: str, user_id: str | No
 async def add_credit(
     *,
     session: AsyncSession,
-    principal: Principal | None,
+    principal: Principal,
     org_id: str,
     amount_nanos: int,
     note: str = "",
@@ -37,8 +37,7 @@ async def add_credit(
 ) -> LedgerEntry:
     """Append a positive credit (operator admins with billing:write only) and audit it as credits.added."""
     require_admin(principal, BILLING_WRITE)
-    if principal is not None:  # a tenant crediting itself would make balances meaningless
-        await require_platform_admin(session, principal, "Credits")
+    require_operator_admin(principal, "Credits")  # a tenant crediting itself voids balances
     if isinstance(amount_nanos, bool) or not isinstance(amount_nanos, int):
         raise BadRequest("amount must be a number")
     if amount_nanos <= 0:
@@ -62,7 +61,7 @@ async def add_credit(
         amount_nanousd=amount_nanos,
         kind="credit",
         note=note,
-        actor=(principal.actor_id if principal else "cli")[:100],
+        actor=principal.actor_id[:100],
         created_at=utcnow(),
     )
     session.add(entry)

@@ -24,7 +24,7 @@ from keyplane.billing.money import NANOS_PER_USD, is_valid_amount, nanos_to_usd,
 from keyplane.errors import BadRequest, NotFound
 from keyplane.models import ModelPrice
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin
+from keyplane.orgs.permissions import require_admin, require_operator_admin
 
 PER_MTOK = 1_000_000
 MAX_MODEL_NAME = 200
@@ -100,14 +100,15 @@ def _check_rate(value: float, name: str) -> int:
 async def set_price(
     *,
     session: AsyncSession,
-    principal: Principal | None,
+    principal: Principal,
     model: str,
     input_usd: float,
     output_usd: float,
     cached_usd: float = 0.0,
 ) -> Price:
-    """Create or replace one model's price (admins with billing:write); audited, global to the server."""
+    """Create or replace one model's price; the table is global, so only operator admins set it."""
     require_admin(principal, BILLING_WRITE)
+    require_operator_admin(principal, "Model prices")
     model = model.strip()
     if not model or len(model) > MAX_MODEL_NAME:
         raise BadRequest(f"model must be 1 to {MAX_MODEL_NAME} characters")
@@ -134,15 +135,16 @@ async def set_price(
         action="model_price.set",
         object_type="model_price",
         object_id=model,
-        org_id=principal.org_id if principal else None,
+        org_id=principal.org_id,
         details={"input": input_usd, "output": output_usd, "cached": cached_usd},
     )
     return price
 
 
-async def delete_price(*, session: AsyncSession, principal: Principal | None, model: str) -> None:
-    """Remove an operator price (the built-in default, if any, applies again)."""
+async def delete_price(*, session: AsyncSession, principal: Principal, model: str) -> None:
+    """Remove an operator price (the built-in default, if any, applies again); operator admins only."""
     require_admin(principal, BILLING_WRITE)
+    require_operator_admin(principal, "Model prices")
     result = await session.execute(delete(ModelPrice).where(ModelPrice.model == model))
     if not getattr(result, "rowcount", 0):
         raise NotFound("No price set for this model")
@@ -152,7 +154,7 @@ async def delete_price(*, session: AsyncSession, principal: Principal | None, mo
         action="model_price.deleted",
         object_type="model_price",
         object_id=model,
-        org_id=principal.org_id if principal else None,
+        org_id=principal.org_id,
     )
 
 

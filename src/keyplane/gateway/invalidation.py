@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from keyplane.gateway.keys import KeyCache
-from keyplane.models import ApiKey
+from keyplane.models import ApiKey, Organization
 
 logger = logging.getLogger("keyplane.gateway")
 
@@ -37,6 +37,8 @@ SILENCE_LIMIT_SECONDS = 0.75  # no word from Redis this long: trust only the sho
 RECONNECT_AFTER_SECONDS = 3.0
 BACKOFF_START_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 5.0
+
+EVERY_KEY = "*"  # published when an org changed: drop every cached record
 
 KeySink = Callable[[set[str]], None]
 
@@ -55,9 +57,10 @@ def redis_client(url: str) -> Redis:
 def _collect(session: Session, _context: Any) -> None:
     if SINK not in session.info:
         return
-    changed = {
-        obj.hash for obj in (*session.new, *session.dirty, *session.deleted) if isinstance(obj, ApiKey)
-    }
+    touched = (*session.new, *session.dirty, *session.deleted)
+    changed = {obj.hash for obj in touched if isinstance(obj, ApiKey)}
+    if any(isinstance(obj, Organization) for obj in touched):
+        changed.add(EVERY_KEY)  # a suspension or resumption changes every key of the org
     if changed:
         session.info.setdefault(_PENDING, set()).update(changed)
 
@@ -114,7 +117,7 @@ class KeyInvalidation:
     def changed(self, hashes: set[str]) -> None:
         """The session sink (after commit, synchronous): drop locally now, publish soon."""
         for key_hash in hashes:
-            self._keys.invalidate(key_hash)
+            self._keys.invalidate(None if key_hash == EVERY_KEY else key_hash)
         self._pending |= hashes
         self._wake.set()
 
@@ -182,7 +185,8 @@ class KeyInvalidation:
                     self._listen_outage.recovered()
                 elif kind == "message":
                     for key_hash in message["data"].split():
-                        self._keys.invalidate(key_hash.decode())
+                        name = key_hash.decode()
+                        self._keys.invalidate(None if name == EVERY_KEY else name)
                 if subscribed:
                     self._keys.ttl = self._pushed_ttl
             elif now - last_heard > SILENCE_LIMIT_SECONDS:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keyplane.auth.service import key_refusal
-from keyplane.models import ApiKey
+from keyplane.models import ApiKey, Organization
 
 # Unknown hashes are remembered briefly too, so a flood of bad keys does not become a flood of queries.
 MISSING_TTL_SECONDS = 0.5
@@ -36,6 +36,7 @@ class KeyRecord:
     allowed_models: tuple[str, ...] | None
     rate_limit_rpm: int | None
     rate_limit_tpm: int | None
+    org_suspended: bool = False
 
     def refusal(self, now: datetime) -> str | None:
         """Why the key may not be used now: the same rule the management surfaces apply."""
@@ -61,11 +62,18 @@ _COLUMNS = (
     ApiKey.allowed_models,
     ApiKey.rate_limit_rpm,
     ApiKey.rate_limit_tpm,
+    Organization.status,
 )
 
 
 async def load_key_record(session: AsyncSession, key_hash: str) -> KeyRecord | None:
-    row = (await session.execute(select(*_COLUMNS).where(ApiKey.hash == key_hash))).first()
+    row = (
+        await session.execute(
+            select(*_COLUMNS)
+            .join(Organization, Organization.id == ApiKey.org_id)
+            .where(ApiKey.hash == key_hash)
+        )
+    ).first()
     if row is None:
         return None
     allowed = row[12]
@@ -85,6 +93,7 @@ async def load_key_record(session: AsyncSession, key_hash: str) -> KeyRecord | N
         allowed_models=tuple(str(m) for m in allowed) if allowed else None,
         rate_limit_rpm=row[13],
         rate_limit_tpm=row[14],
+        org_suspended=row[15] == "suspended",
     )
 
 

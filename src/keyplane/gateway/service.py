@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from keyplane.auth.service import OrganizationSuspended
 from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.billing.money import usd_to_nanos
 from keyplane.billing.pricing import Price, PriceCache, price_in
@@ -175,6 +176,8 @@ class Gateway:
         refusal = key.refusal(utcnow())
         if refusal is not None:
             raise Unauthorized(refusal, code="key_refused")
+        if key.org_suspended:
+            raise OrganizationSuspended()
         if key.kind != "inference":
             raise Forbidden(
                 "Management keys cannot call the gateway; use an inference key", code="not_inference_key"

@@ -5,6 +5,7 @@ from keyplane.models.audit_event import AuditEvent
 from keyplane.models.base import Base
 from keyplane.models.budget import Budget
 from keyplane.models.exchange_rate import ExchangeRate
+from keyplane.models.invitation import Invitation
 from keyplane.models.ledger_entry import LedgerEntry
 from keyplane.models.membership import Membership
 from keyplane.models.model_price import ModelPrice
@@ -24,6 +25,7 @@ __all__ = [
     "Base",
     "Budget",
     "ExchangeRate",
+    "Invitation",
     "LedgerEntry",
     "Membership",
     "ModelPrice",

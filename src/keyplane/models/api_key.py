@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from keyplane.models.base import Base, JSONType, new_uuid, utcnow
 
@@ -34,6 +35,8 @@ class ApiKey(Base):
     )
     external_user: Mapped[str | None] = mapped_column(String(256), nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when an owner/admin disabled the key: only an owner/admin may enable it again.
+    disabled_by_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
+from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.keys.schemas import KeyCreate
 from keyplane.keys.service import create_key
 from keyplane.orgs.service import add_member, create_organization, create_user
@@ -35,7 +35,7 @@ async def bootstrap(*, session: AsyncSession, org_name: str, email: str, passwor
     )
     await record_event(
         session=session,
-        principal=None,
+        principal=SYSTEM,
         action="org.initialized",
         object_type="organization",
         object_id=org.id,

@@ -37,8 +37,8 @@ def _check_role(role: str) -> str:
     return role
 
 
-def _require_owner_for(principal: Principal | None, *roles: str | None) -> None:
-    if principal is not None and "owner" in roles and principal.role != "owner":
+def _require_owner_for(principal: Principal, *roles: str | None) -> None:
+    if "owner" in roles and not principal.is_system and principal.role != "owner":
         raise Forbidden("Only an owner may grant, change or remove the owner role", code="owner_required")
 
 

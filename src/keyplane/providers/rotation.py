@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
+from keyplane.auth.principal import SYSTEM
 from keyplane.models import ProviderCredential
 from keyplane.providers.secrets import SecretBox
 
@@ -44,7 +45,7 @@ async def rotate_secrets(*, session: AsyncSession, old: SecretBox, new: SecretBo
     await session.flush()
     await record_event(
         session=session,
-        principal=None,
+        principal=SYSTEM,
         action="provider_secrets.rotated",
         object_type="provider_credential",
         object_id="*",

@@ -26,7 +26,7 @@ from keyplane.auth.principal import Principal
 from keyplane.errors import BadRequest, Conflict, NotFound
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import is_platform_admin, require_platform_admin
+from keyplane.orgs.permissions import require_operator_admin
 from keyplane.providers.catalog import CONFIG_FIELDS, ProviderInfo, get_provider
 from keyplane.providers.fields import ENV_FIELDS, SENSITIVE_FIELDS, public_form, store_field
 from keyplane.providers.routing import WILDCARD
@@ -50,7 +50,7 @@ class Visibility:
 async def _visible(session: AsyncSession, principal: Principal, visibility: Visibility) -> Any:
     """Own credentials, plus the platform's when shown to orgs (always to the platform admins)."""
     own = ProviderCredential.org_id == principal.require_org()
-    if visibility.show_platform or await is_platform_admin(session, principal):
+    if visibility.show_platform or principal.is_operator_admin:
         return or_(own, ProviderCredential.org_id.is_(None))
     return own
 
@@ -96,7 +96,7 @@ async def _writable(
         session=session, principal=principal, provider=provider, key_id=key_id, visibility=visibility
     )
     if row.org_id is None:
-        await require_platform_admin(session, principal, "Platform credentials")
+        require_operator_admin(principal, "Platform credentials")
     return row
 
 
@@ -301,7 +301,7 @@ async def create_credential(
     info = get_provider(provider)
     org_id: str | None = principal.require_org()
     if body.platform:
-        await require_platform_admin(session, principal, "Platform credentials")
+        require_operator_admin(principal, "Platform credentials")
         org_id = None
     key_id = body.id.strip() if body.id else str(uuid.uuid4())
     if not _ID.match(key_id):

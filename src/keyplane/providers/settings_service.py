@@ -15,7 +15,7 @@ from keyplane.auth.principal import Principal
 from keyplane.errors import BadRequest
 from keyplane.models import ProviderSetting
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_platform_admin
+from keyplane.orgs.permissions import require_operator_admin
 from keyplane.providers.catalog import ProviderInfo
 
 
@@ -36,7 +36,7 @@ def check_base_url(value: str | None) -> str | None:
 async def put_setting(
     *, session: AsyncSession, principal: Principal, info: ProviderInfo, base_url: str | None
 ) -> ProviderSetting:
-    await require_platform_admin(session, principal, "Provider settings")
+    require_operator_admin(principal, "Provider settings")
     url = check_base_url(base_url)
     setting = await session.get(ProviderSetting, info.name)
     if setting is None:

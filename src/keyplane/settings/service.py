@@ -79,7 +79,7 @@ def _clean_providers(names: list[str]) -> list[str]:
 async def update_project_config(
     *,
     session: AsyncSession,
-    principal: Principal | None,
+    principal: Principal,
     workspace_id: str,
     update: ProjectConfigUpdate,
 ) -> ProjectConfig:
@@ -88,12 +88,11 @@ async def update_project_config(
     While allow_overwrite is true any management key of the workspace's org may change the
     inference config, but allow_overwrite itself stays an admin decision.
     """
-    if principal is not None:
-        require_scope(principal, SETTINGS_WRITE)
+    require_scope(principal, SETTINGS_WRITE)
     await get_project_config(session=session, workspace_id=workspace_id)
     config = await _find(session, workspace_id, for_update=True)
     assert config is not None
-    is_admin = principal is None or principal.is_admin
+    is_admin = principal.is_admin
     if not is_admin and not config.allow_overwrite:
         raise Forbidden(
             "Only project admins can change the project config while allow_overwrite is false",
