@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     )
     provider_discovery_timeout_seconds: float = Field(default=10.0, gt=0.0)
     jwt_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    invitation_ttl_hours: int = Field(
+        default=7 * 24, ge=1, le=90 * 24, description="How long an invitation token may be accepted."
+    )
     base_currency: str = Field(default="USD", min_length=3, max_length=3)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = Field(default="info")

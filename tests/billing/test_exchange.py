@@ -106,7 +106,7 @@ async def test_setting_a_rate_is_audited(context: AppContext, org: BootstrapResu
 
     from keyplane.models import AuditEvent
 
-    principal = Principal(kind="user", user_id=org.user_id, org_id=org.org_id, role="owner")
+    principal = Principal(kind="user", user_id=org.user_id, org_id=org.org_id, role="owner", is_operator=True)
     async with session_scope(context.sessions) as session:
         await set_exchange_rate(session=session, principal=principal, currency_code="GBP", units_per_base=0.8)
         await set_exchange_rate(

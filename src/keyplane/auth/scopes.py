@@ -17,6 +17,7 @@ SETTINGS_READ = "settings:read"
 SETTINGS_WRITE = "settings:write"
 BILLING_WRITE = "billing:write"
 AUDIT_READ = "audit:read"
+ORGS_READ = "orgs:read"
 ORGS_WRITE = "orgs:write"
 
 ALL_SCOPES = (
@@ -30,6 +31,7 @@ ALL_SCOPES = (
     SETTINGS_WRITE,
     BILLING_WRITE,
     AUDIT_READ,
+    ORGS_READ,
     ORGS_WRITE,
 )
 

@@ -78,6 +78,12 @@ def _rolled_back(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+def drop_changed_keys(keys: KeyCache, hashes: set[str]) -> None:
+    """The session sink without Redis: this process forgets what it changed, right after commit."""
+    for key_hash in hashes:
+        keys.invalidate(None if key_hash == EVERY_KEY else key_hash)
+
+
 class Outage:
     """Logs the start and the end of a Redis outage once each, not once per failure."""
 
@@ -116,8 +122,7 @@ class KeyInvalidation:
 
     def changed(self, hashes: set[str]) -> None:
         """The session sink (after commit, synchronous): drop locally now, publish soon."""
-        for key_hash in hashes:
-            self._keys.invalidate(None if key_hash == EVERY_KEY else key_hash)
+        drop_changed_keys(self._keys, hashes)
         self._pending |= hashes
         self._wake.set()
 

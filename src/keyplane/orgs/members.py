@@ -1,4 +1,4 @@
-"""Members of the caller's org: admins (orgs:write) add, re-role and remove; owners stay in charge.
+"""Members of the caller's org: admins (orgs:write) re-role and remove (people join by invitation).
 
 Only an owner may grant, change or take away the owner role, and the last owner can neither be
 demoted nor removed, so an org is never left without someone who can manage it. Removing a member
@@ -20,7 +20,6 @@ from keyplane.models import ApiKey, Membership, User
 from keyplane.models.base import utcnow
 from keyplane.models.membership import ROLES
 from keyplane.orgs.permissions import require_admin
-from keyplane.orgs.service import create_user
 
 MAX_MEMBERS_PAGE = 1000
 
@@ -65,50 +64,6 @@ async def get_member(*, session: AsyncSession, org_id: str, user_id: str) -> Mem
     if row is None:
         raise NotFound("Member not found")
     return Member(row[0], row[1])
-
-
-async def add_member(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    email: str,
-    role: str = "member",
-    password: str | None = None,
-    name: str = "",
-) -> tuple[Member, bool]:
-    """Link an existing user by email, or create one (a password is then required); True if created."""
-    require_admin(principal, ORGS_WRITE)
-    org_id = principal.require_org()
-    role = _check_role(role)
-    _require_owner_for(principal, role)
-    normalized = (email or "").strip().lower()
-    user = (await session.execute(select(User).where(User.email == normalized))).scalar_one_or_none()
-    created = user is None
-    if user is None:
-        if not password:
-            raise BadRequest("password is required to create a new user")
-        user = await create_user(session=session, email=normalized, password=password, name=name)
-    else:
-        existing = (
-            await session.execute(
-                select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == user.id)
-            )
-        ).first()
-        if existing is not None:
-            raise Conflict("This user is already a member of the organization")
-    membership = Membership(org_id=org_id, user_id=user.id, role=role, created_at=utcnow())
-    session.add(membership)
-    await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="member.added",
-        object_type="member",
-        object_id=user.id,
-        org_id=org_id,
-        details={"email": user.email, "role": role, "user_created": created},
-    )
-    return Member(membership, user), created
 
 
 async def _owner_count(session: AsyncSession, org_id: str) -> int:

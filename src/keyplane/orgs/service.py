@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.passwords import hash_password
@@ -29,10 +30,16 @@ async def create_organization(*, session: AsyncSession, name: str) -> tuple[Orga
     return org, workspace
 
 
-async def create_user(*, session: AsyncSession, email: str, password: str, name: str = "") -> User:
-    email = email.strip().lower()
+def normalize_email(email: str) -> str:
+    """Lower-cased and trimmed; a 400 unless it looks like an address."""
+    email = (email or "").strip().lower()
     if not _EMAIL.match(email) or len(email) > 320:
         raise BadRequest("A valid email address is required")
+    return email
+
+
+async def create_user(*, session: AsyncSession, email: str, password: str, name: str = "") -> User:
+    email = normalize_email(email)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
     existing = (await session.execute(select(User.id).where(User.email == email))).first()
@@ -40,7 +47,10 @@ async def create_user(*, session: AsyncSession, email: str, password: str, name:
         raise Conflict("A user with this email already exists")
     user = User(email=email, password_hash=hash_password(password), name=name.strip())
     session.add(user)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # the same email created concurrently
+        raise Conflict("A user with this email already exists") from None
     return user
 
 

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from keyplane.audit.queries import MAX_AUDIT_PAGE_SIZE, AuditFilter, list_audit_events
 from keyplane.deps import ManagementPrincipal, Session, require_management_key
 from keyplane.models import AuditEvent
-from keyplane.surfaces.native_params import TextQuery
+from keyplane.orgs.tenants import reading_as
+from keyplane.surfaces.native_params import OrgIdQuery, TextQuery
 from keyplane.surfaces.openrouter_shapes import iso
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], dependencies=[Depends(require_management_key)])
@@ -44,11 +45,12 @@ async def audit_events(
     until: Annotated[datetime | None, Query(description="Exclusive, ISO 8601.")] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE_SIZE)] = 100,
+    org_id: OrgIdQuery = None,
 ) -> dict[str, Any]:
-    """Who did what to which object, when and from where; newest first."""
+    """Who did what to which object, when and from where; newest first (operator: any org's)."""
     events, has_more = await list_audit_events(
         session=session,
-        principal=principal,
+        principal=await reading_as(session=session, principal=principal, org_id=org_id),
         filter=AuditFilter(
             action=action, object_type=object_type, object_id=object_id, actor=actor, since=since, until=until
         ),

@@ -16,7 +16,8 @@ from keyplane.errors import BadRequest, Forbidden
 from keyplane.models import ExchangeRate, LedgerEntry
 from keyplane.orgs.permissions import sees_only_own
 from keyplane.orgs.service import existing_org_id
-from keyplane.surfaces.native_params import CodeQuery, Id, IdQuery, Note
+from keyplane.orgs.tenants import reading_as
+from keyplane.surfaces.native_params import CodeQuery, Id, IdQuery, Note, OrgIdQuery
 from keyplane.surfaces.openrouter_shapes import iso
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"], dependencies=[Depends(require_management_key)])
@@ -72,17 +73,18 @@ async def get_balance(
     principal: ManagementPrincipal,
     currency: CodeQuery = None,
     user_id: IdQuery = None,
+    org_id: OrgIdQuery = None,
 ) -> dict[str, Any]:
     """The org's balance (or one member's ledger share), optionally converted to another currency."""
     require_scope(principal, BALANCE_READ)
+    principal = await reading_as(session=session, principal=principal, org_id=org_id)
     if sees_only_own(principal) and user_id is not None and user_id != principal.user_id:
         raise Forbidden("This key may only read its own balance", code="balance_restricted")
-    org_id = principal.require_org()
-    balance = await ledger.balance_nanos(session=session, org_id=org_id, user_id=user_id)
+    balance = await ledger.balance_nanos(session=session, org_id=principal.require_org(), user_id=user_id)
     amount, code = await exchange.convert_from_base(
         session=session, amount_nanos=balance, currency_code=currency, base_currency=_base(request)
     )
-    credits, usage = await ledger.total_credits_and_usage(session=session, org_id=org_id)
+    credits, usage = await ledger.total_credits_and_usage(session=session, org_id=principal.require_org())
     return {
         "data": {
             "balance": amount,
@@ -123,8 +125,10 @@ async def list_ledger(
     principal: ManagementPrincipal,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=ledger.MAX_LEDGER_PAGE_SIZE)] = 100,
+    org_id: OrgIdQuery = None,
 ) -> dict[str, Any]:
     require_scope(principal, BALANCE_READ)
+    principal = await reading_as(session=session, principal=principal, org_id=org_id)
     user_id = (principal.user_id or "") if sees_only_own(principal) else None
     entries = await ledger.list_ledger_entries(
         session=session, org_id=principal.require_org(), page=page, page_size=page_size, user_id=user_id

@@ -9,12 +9,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.errors import BadRequest
 from keyplane.models import Organization, Workspace
 from keyplane.models.membership import ROLES
-from keyplane.orgs import members, workspaces
+from keyplane.orgs import invitations, members, workspaces
 from keyplane.orgs.current import current_organization, rename_organization
 from keyplane.orgs.service import default_workspace
 from keyplane.surfaces.native_params import NO_CONTROL_CHARACTERS, IdPath, Name
+from keyplane.surfaces.native_tenants import InvitationEnvelope, issued_out
 from keyplane.surfaces.openrouter_shapes import iso
 
 router = APIRouter(prefix="/api/v1", tags=["organizations"], dependencies=[Depends(require_management_key)])
@@ -33,7 +35,9 @@ class AddMemberBody(BaseModel):
 
     email: Annotated[StrictStr, Field(min_length=3, max_length=320, pattern=NO_CONTROL_CHARACTERS)]
     role: Role = "member"
-    password: Annotated[StrictStr, Field(max_length=1024)] | None = None
+    password: Annotated[StrictStr, Field(max_length=1024)] | None = Field(
+        default=None, description="Refused: the invitee chooses their own password when accepting."
+    )
     name: Annotated[StrictStr, Field(max_length=200, pattern=NO_CONTROL_CHARACTERS)] = ""
 
 
@@ -121,18 +125,26 @@ async def list_members(session: Session, principal: ManagementPrincipal) -> dict
     return {"data": [member_object(m) for m in found]}
 
 
-@router.post("/members", status_code=201)
-async def add_member(body: AddMemberBody, session: Session, principal: ManagementPrincipal) -> JSONResponse:
-    """Link an existing user by email, or create the user with the given password."""
-    member, created = await members.add_member(
+@router.post("/members", status_code=201, response_model=InvitationEnvelope, responses={400: {}, 403: {}})
+async def add_member(
+    body: AddMemberBody, request: Request, session: Session, principal: ManagementPrincipal
+) -> JSONResponse:
+    """Invite a person by email; the answer is the same whether or not they already have an account."""
+    if body.password is not None:
+        raise BadRequest(
+            "password is not accepted: members join through an invitation and choose their own "
+            "password (POST /api/v1/invitations/accept)"
+        )
+    issued = await invitations.invite_member(
         session=session,
         principal=principal,
         email=body.email,
         role=body.role,
-        password=body.password,
+        ttl_hours=get_context(request).settings.invitation_ttl_hours,
         name=body.name,
     )
-    return JSONResponse({"data": {**member_object(member), "user_created": created}}, status_code=201)
+    answer = InvitationEnvelope(invitation=issued_out(issued))
+    return JSONResponse(answer.model_dump(mode="json"), status_code=201)
 
 
 @router.patch("/members/{user_id}")

@@ -18,6 +18,10 @@ KeyHashQuery = Annotated[
 ]
 ModelQuery = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS)]
 TextQuery = Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS)]
+OrgIdQuery = Annotated[
+    str | None,
+    Query(max_length=64, pattern=NO_CONTROL_CHARACTERS, description="Another org (operator admins only)."),
+]
 CodeQuery = Annotated[str | None, Query(max_length=16, pattern=NO_CONTROL_CHARACTERS)]
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS)]

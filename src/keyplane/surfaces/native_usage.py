@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.billing.money import nanos_to_usd
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
 from keyplane.models import ApiKey, UsageRecord
-from keyplane.surfaces.native_params import IdQuery, KeyHashQuery, ModelQuery
+from keyplane.orgs.tenants import reading_as
+from keyplane.surfaces.native_params import IdQuery, KeyHashQuery, ModelQuery, OrgIdQuery
 from keyplane.surfaces.openrouter_shapes import iso
 from keyplane.usage import queries
 from keyplane.usage.queries import UsageFilter
@@ -86,6 +87,7 @@ async def key_hashes(session: AsyncSession, key_ids: set[str]) -> dict[str, str]
 async def _filter(
     session: AsyncSession,
     principal: ManagementPrincipal,
+    org_id: str | None,
     start: datetime | None,
     end: datetime | None,
     key_hash: str | None,
@@ -95,7 +97,7 @@ async def _filter(
 ) -> UsageFilter:
     return await usage_filter_for(
         session=session,
-        principal=principal,
+        principal=await reading_as(session=session, principal=principal, org_id=org_id),
         start=start,
         end=end,
         key_hash=key_hash,
@@ -110,6 +112,7 @@ End = Annotated[datetime | None, Query(description="Exclusive, ISO 8601 (UTC whe
 KeyHash = KeyHashQuery
 Id = IdQuery
 Model = ModelQuery
+OrgId = OrgIdQuery
 
 
 @router.get("")
@@ -122,12 +125,15 @@ async def list_usage(
     user_id: Id = None,
     workspace_id: Id = None,
     model: Model = None,
+    org_id: OrgId = None,
     group_by: Literal["day", "model", "key"] | None = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 100,
 ) -> dict[str, Any]:
     """Usage records newest first, one page at a time, or sums grouped by day, model or key."""
-    usage_filter = await _filter(session, principal, start, end, key_hash, user_id, workspace_id, model)
+    usage_filter = await _filter(
+        session, principal, org_id, start, end, key_hash, user_id, workspace_id, model
+    )
     if group_by is not None:
         rows = await queries.grouped_usage(session=session, filter=usage_filter, group_by=group_by)
         return {"data": [group_object(r) for r in rows], "group_by": group_by}
@@ -157,9 +163,12 @@ async def export_usage(
     user_id: Id = None,
     workspace_id: Id = None,
     model: Model = None,
+    org_id: OrgId = None,
 ) -> StreamingResponse:
     """Every matching record as CSV, streamed in keyset batches so memory stays flat."""
-    usage_filter = await _filter(session, principal, start, end, key_hash, user_id, workspace_id, model)
+    usage_filter = await _filter(
+        session, principal, org_id, start, end, key_hash, user_id, workspace_id, model
+    )
     sessions = get_context(request).sessions
 
     async def rows() -> AsyncIterator[str]:

@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 from contextlib import AsyncExitStack
+from functools import partial
 
 from fastapi import FastAPI
 
 from keyplane.context import AppContext
-from keyplane.gateway.invalidation import SINK, KeyInvalidation, redis_client
+from keyplane.gateway.invalidation import SINK, KeyInvalidation, drop_changed_keys, redis_client
 from keyplane.gateway.service import Gateway
 from keyplane.gateway.shared_limits import SharedRateLimiter
 from keyplane.surfaces.gateway.asgi import GatewayFastAPI, GatewayHandler, GatewayMiddleware
@@ -42,6 +43,9 @@ async def start_gateway(context: AppContext, stack: AsyncExitStack) -> None:
     janitor = asyncio.create_task(_janitor(gateway, context.settings.stale_reservation_seconds))
     if context.settings.redis_url:
         await _start_redis(context, gateway, stack)
+    else:  # one instance's own changes land at once; other instances rely on the short TTL
+        context.sessions.configure(info={SINK: partial(drop_changed_keys, gateway.keys)})
+        stack.callback(context.sessions.configure, info={})
 
     async def stop() -> None:
         janitor.cancel()

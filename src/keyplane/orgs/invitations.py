@@ -1,0 +1,203 @@
+"""Invitations: how a person joins an org without anyone learning whether their account exists.
+
+The token is shown once, stored as its sha256, valid for KEYPLANE_INVITATION_TTL_HOURS and single
+use (a conditional UPDATE picks one winner). Accepting with a new email creates the user with the
+given password; an email that already has an account must give that account's password.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.service import record_event
+from keyplane.auth.passwords import verify_password
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import ORGS_WRITE
+from keyplane.auth.tokens import hash_key
+from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from keyplane.models import Invitation, Membership, Organization, User
+from keyplane.models.base import utcnow
+from keyplane.models.membership import ROLES
+from keyplane.orgs.permissions import require_admin
+from keyplane.orgs.service import create_user, normalize_email
+
+TOKEN_PREFIX = "kp_inv_"
+MAX_OPEN_INVITATIONS = 1000
+
+
+class InvalidInvitation(BadRequest):
+    """Unknown, used, cancelled and expired tokens all answer this, so none can be told apart."""
+
+    code = "invalid_invitation"
+
+    def __init__(self) -> None:
+        super().__init__("This invitation is invalid, already used or expired", code=self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str  # the plaintext: returned once, never stored
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    user_id: str
+    org_id: str
+    role: str
+    email: str
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise BadRequest(f"Unknown role '{role[:40]}'; expected one of {', '.join(ROLES)}")
+    return role
+
+
+async def issue_invitation(
+    *, session: AsyncSession, principal: Principal, email: str, role: str, ttl_hours: int, name: str = ""
+) -> IssuedInvitation:
+    """Write an invitation into principal's org; callers have checked who may invite."""
+    org_id = principal.require_org()
+    token = TOKEN_PREFIX + secrets.token_hex(32)
+    now = utcnow()
+    invitation = Invitation(
+        org_id=org_id,
+        email=normalize_email(email),
+        role=_check_role(role),
+        name=name.strip()[:200],
+        token_hash=hash_key(token),
+        invited_by_user_id=principal.user_id,
+        created_at=now,
+        expires_at=now + timedelta(hours=ttl_hours),
+    )
+    session.add(invitation)
+    await session.flush()
+    await record_event(
+        session=session,
+        principal=principal,
+        action="invitation.created",
+        object_type="invitation",
+        object_id=invitation.id,
+        org_id=org_id,
+        details={"email": invitation.email, "role": invitation.role},
+    )
+    return IssuedInvitation(invitation, token)
+
+
+async def invite_member(
+    *, session: AsyncSession, principal: Principal, email: str, role: str, ttl_hours: int, name: str = ""
+) -> IssuedInvitation:
+    """Org admins (orgs:write) invite; only an owner may invite an owner."""
+    require_admin(principal, ORGS_WRITE)
+    if _check_role(role) == "owner" and not principal.is_system and principal.role != "owner":
+        raise Forbidden("Only an owner may grant, change or remove the owner role", code="owner_required")
+    return await issue_invitation(
+        session=session, principal=principal, email=email, role=role, ttl_hours=ttl_hours, name=name
+    )
+
+
+async def list_invitations(*, session: AsyncSession, principal: Principal) -> list[Invitation]:
+    """The org's open (not yet accepted) invitations, newest first; expired ones included."""
+    require_admin(principal)
+    query = (
+        select(Invitation)
+        .where(Invitation.org_id == principal.require_org(), Invitation.accepted_at.is_(None))
+        .order_by(Invitation.created_at.desc(), Invitation.id)
+        .limit(MAX_OPEN_INVITATIONS)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def cancel_invitation(*, session: AsyncSession, principal: Principal, invitation_id: str) -> None:
+    """Delete an open invitation of the caller's org (another org's is a 404); one winner."""
+    require_admin(principal, ORGS_WRITE)
+    invitation = await session.get(Invitation, invitation_id)
+    if invitation is None or invitation.org_id != principal.require_org() or not invitation.is_open:
+        raise NotFound("Invitation not found")
+    await session.delete(invitation)
+    try:
+        await session.flush()
+    except Exception:
+        raise NotFound("Invitation not found") from None
+    await record_event(
+        session=session,
+        principal=principal,
+        action="invitation.cancelled",
+        object_type="invitation",
+        object_id=invitation_id,
+        org_id=invitation.org_id,
+        details={"email": invitation.email, "role": invitation.role},
+    )
+
+
+async def accept_invitation(
+    *, session: AsyncSession, token: str, password: str, name: str = "", ip_address: str | None = None
+) -> Accepted:
+    """Join the invited org: a new account with this password, or the existing one if it matches."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise InvalidInvitation()
+    now = utcnow()
+    invitation = (
+        await session.execute(select(Invitation).where(Invitation.token_hash == hash_key(token)))
+    ).scalar_one_or_none()
+    if invitation is None or not invitation.is_open or _expired(invitation.expires_at, now):
+        raise InvalidInvitation()
+    org = await session.get(Organization, invitation.org_id)
+    if org is None or org.is_suspended:
+        raise InvalidInvitation()
+    user = (await session.execute(select(User).where(User.email == invitation.email))).scalar_one_or_none()
+    if user is not None and not verify_password(user.password_hash, password):
+        raise Unauthorized(
+            "This email already has an account: give that account's password", code="invalid_credentials"
+        )
+    claimed = await session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:  # a concurrent accept won
+        raise InvalidInvitation()
+    if user is None:
+        user = await create_user(
+            session=session, email=invitation.email, password=password, name=name or invitation.name
+        )
+    invitation.accepted_at, invitation.accepted_user_id = now, user.id
+    already = (
+        await session.execute(
+            select(Membership.id).where(Membership.org_id == org.id, Membership.user_id == user.id)
+        )
+    ).first()
+    if already is not None:
+        raise Conflict("This account is already a member of the organization", code="already_member")
+    session.add(Membership(org_id=org.id, user_id=user.id, role=invitation.role, created_at=now))
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(
+            "This account is already a member of the organization", code="already_member"
+        ) from None
+    actor = Principal(
+        kind="user", user_id=user.id, org_id=org.id, role=invitation.role, ip_address=ip_address
+    )
+    await record_event(
+        session=session,
+        principal=actor,
+        action="invitation.accepted",
+        object_type="invitation",
+        object_id=invitation.id,
+        org_id=org.id,
+        details={"email": user.email, "role": invitation.role},
+    )
+    return Accepted(user_id=user.id, org_id=org.id, role=invitation.role, email=user.email)
+
+
+def _expired(expires_at: datetime, now: datetime) -> bool:
+    return expires_at <= now
