@@ -19,13 +19,20 @@ async def test_each_change_records_its_action(
         ("PUT", "/api/v1/billing/exchange-rates/EUR", {"rate": 0.9}),
         ("PATCH", "/api/v1/organizations/current", {"name": "Acme 2"}),
         ("POST", "/api/v1/workspaces", {"name": "Team"}),
-        ("POST", "/api/v1/members", {"email": "n@acme.test", "password": "long-enough-pw"}),
+        ("POST", "/api/v1/members", {"email": "n@acme.test"}),
         ("POST", "/api/v1/budgets", {"scope": "key", "limit": 2, "key_hash": key_hash}),
     ]
+    token = ""
     for method, path, body in calls:
         response = await client.request(method, path, json=body, headers=headers)
         assert response.status_code in (200, 201), response.text
-    member_id = (await client.get("/api/v1/members", headers=headers)).json()["data"][1]["user_id"]
+        if path == "/api/v1/members":
+            token = response.json()["invitation"]["token"]
+            accepted = await client.post(
+                "/api/v1/invitations/accept", json={"token": token, "password": "long-enough-pw"}
+            )
+            assert accepted.status_code == 200, accepted.text
+    member_id = accepted.json()["data"]["user_id"]
     budget_id = (await client.get("/api/v1/budgets", headers=headers)).json()["data"][0]["id"]
     workspace_id = (await client.get("/api/v1/workspaces", headers=headers)).json()["data"][1]["id"]
     for method, path, body in [
@@ -46,7 +53,8 @@ async def test_each_change_records_its_action(
         "exchange_rate.set",
         "organization.updated",
         "workspace.created",
-        "member.added",
+        "invitation.created",
+        "invitation.accepted",
         "budget.created",
         "workspace.updated",
         "member.role_changed",
@@ -54,9 +62,10 @@ async def test_each_change_records_its_action(
         "budget.deleted",
         "member.removed",
     ]
-    assert {(e["actor_type"], e["actor_id"]) for e in events if e["action"] != "org.initialized"} == {
-        ("api_key", org.management_key_hash)
-    } | {("user", org.user_id)}  # the bootstrap key was created by the owner user
+    actors = {(e["actor_type"], e["actor_id"]) for e in events if e["action"] != "org.initialized"}
+    assert actors - {("user", member_id)} == {("api_key", org.management_key_hash)} | {
+        ("user", org.user_id)
+    }  # the bootstrap key was created by the owner user; the invitee accepted
 
 
 async def test_refused_changes_leave_no_event(

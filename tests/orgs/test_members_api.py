@@ -1,4 +1,4 @@
-"""Members: admins add (new or existing users), change roles and remove; owners stay in charge."""
+"""Members: admins invite, change roles and remove; owners stay in charge."""
 
 from __future__ import annotations
 
@@ -10,16 +10,24 @@ from keyplane.orgs.bootstrap import BootstrapResult
 from tests.factories import DEFAULT_PASSWORD, add_user, bearer, make_key, make_org
 
 
-async def test_add_creates_a_user_who_can_log_in(client: httpx.AsyncClient, org: BootstrapResult) -> None:
-    headers = bearer(org.management_key)
-    added = await client.post(
-        "/api/v1/members",
-        json={"email": "New@Acme.test", "password": "long-enough-pw", "role": "admin"},
-        headers=headers,
+async def _invite_and_accept(
+    client: httpx.AsyncClient, headers: dict[str, str], email: str, role: str
+) -> str:
+    invited = await client.post("/api/v1/members", json={"email": email, "role": role}, headers=headers)
+    assert invited.status_code == 201, invited.text
+    accepted = await client.post(
+        "/api/v1/invitations/accept",
+        json={"token": invited.json()["invitation"]["token"], "password": "long-enough-pw"},
     )
-    assert added.status_code == 201
-    data = added.json()["data"]
-    assert (data["email"], data["role"], data["user_created"]) == ("new@acme.test", "admin", True)
+    assert accepted.status_code == 200, accepted.text
+    return str(accepted.json()["data"]["user_id"])
+
+
+async def test_an_accepted_invitation_makes_a_member_who_can_log_in(
+    client: httpx.AsyncClient, org: BootstrapResult
+) -> None:
+    headers = bearer(org.management_key)
+    await _invite_and_accept(client, headers, "New@Acme.test", "admin")
     login = await client.post(
         "/api/v1/auth/login", json={"email": "new@acme.test", "password": "long-enough-pw"}
     )
@@ -31,30 +39,27 @@ async def test_add_creates_a_user_who_can_log_in(client: httpx.AsyncClient, org:
     ]
 
 
-async def test_add_links_an_existing_user_by_email(
-    client: httpx.AsyncClient, context: AppContext, org: BootstrapResult
+async def test_an_existing_member_accepting_again_is_a_409(
+    client: httpx.AsyncClient, org: BootstrapResult
 ) -> None:
-    other = await make_org(context, name="Other", email="owner@other.test")
-    added = await client.post(
-        "/api/v1/members", json={"email": "owner@other.test"}, headers=bearer(org.management_key)
+    headers = bearer(org.management_key)
+    invited = await client.post("/api/v1/members", json={"email": org.email}, headers=headers)
+    assert invited.status_code == 201
+    accepted = await client.post(
+        "/api/v1/invitations/accept",
+        json={"token": invited.json()["invitation"]["token"], "password": DEFAULT_PASSWORD},
     )
-    assert added.status_code == 201
-    assert (added.json()["data"]["user_id"], added.json()["data"]["user_created"]) == (other.user_id, False)
-    again = await client.post(
-        "/api/v1/members", json={"email": "owner@other.test"}, headers=bearer(org.management_key)
-    )
-    assert again.status_code == 409
+    assert accepted.status_code == 409
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        {"email": "new@acme.test"},  # new user without a password
-        {"email": "new@acme.test", "password": "short"},
-        {"email": "not-an-email", "password": "long-enough-pw"},
-        {"email": "new@acme.test", "password": "long-enough-pw", "role": "superuser"},
-        {"email": 7, "password": "long-enough-pw"},
-        {"password": "long-enough-pw"},
+        {"email": "new@acme.test", "password": "long-enough-pw"},  # passwords are the invitee's
+        {"email": "not-an-email"},
+        {"email": "new@acme.test", "role": "superuser"},
+        {"email": 7},
+        {"role": "admin"},
     ],
 )
 async def test_bad_member_input_is_400_and_changes_nothing(
@@ -64,6 +69,19 @@ async def test_bad_member_input_is_400_and_changes_nothing(
     response = await client.post("/api/v1/members", json=body, headers=headers)
     assert response.status_code == 400, response.text
     assert len((await client.get("/api/v1/members", headers=headers)).json()["data"]) == 1
+    assert (await client.get("/api/v1/invitations", headers=headers)).json()["data"] == []
+
+
+async def test_a_short_password_on_accept_is_a_400_and_the_invitation_stays_open(
+    client: httpx.AsyncClient, org: BootstrapResult
+) -> None:
+    headers = bearer(org.management_key)
+    invited = await client.post("/api/v1/members", json={"email": "new@acme.test"}, headers=headers)
+    token = invited.json()["invitation"]["token"]
+    short = await client.post("/api/v1/invitations/accept", json={"token": token, "password": "short"})
+    assert short.status_code == 400
+    ok = await client.post("/api/v1/invitations/accept", json={"token": token, "password": "long-enough-pw"})
+    assert ok.status_code == 200
 
 
 async def test_role_change_and_the_last_owner_rule(
@@ -121,7 +139,7 @@ async def test_members_are_admin_only_and_isolated(
     member = await add_user(context, org_id=org.org_id, email="m@acme.test")
     member_key = await make_key(context, org_id=org.org_id, user_id=member, role="member", kind="management")
     assert (await client.get("/api/v1/members", headers=bearer(member_key))).status_code == 403
-    body = {"email": "x@acme.test", "password": DEFAULT_PASSWORD}
+    body = {"email": "x@acme.test"}
     assert (await client.post("/api/v1/members", json=body, headers=bearer(member_key))).status_code == 403
     other = await make_org(context, name="Other", email="owner@other.test")
     headers = bearer(other.management_key)
