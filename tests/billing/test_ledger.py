@@ -21,7 +21,14 @@ from tests.usage.usage_data import event_for, key_of, write_usage
 
 
 def owner(org: BootstrapResult) -> Principal:
-    return Principal(kind="user", user_id=org.user_id, org_id=org.org_id, role="owner", ip_address="10.0.0.7")
+    return Principal(
+        kind="user",
+        user_id=org.user_id,
+        org_id=org.org_id,
+        role="owner",
+        ip_address="10.0.0.7",
+        is_operator=True,
+    )
 
 
 async def test_balance_is_the_sum_of_credits_and_usage_debits(
