@@ -52,9 +52,9 @@ HEADERS = {"limit_remaining": "remaining", "limit_reset": "reset"}
 
 
 @contextmanager
-def api_client(url: str | None, key: str | None) -> Iterator[KeyplaneClient]:
+def api_client(url: str | None, key: str | None, *, needs_key: bool = True) -> Iterator[KeyplaneClient]:
     """A client whose API and connection errors end the command with a message and exit code 1."""
-    if not key:
+    if needs_key and not key:
         raise fail(f"no management key: pass --key or set {KEY_ENV}")
     try:
         with KeyplaneClient(url, key) as client:
