@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from openrouter import OpenRouter, errors
 
@@ -158,6 +159,23 @@ def test_an_unknown_hash_raises_the_sdks_not_found_error(management: OpenRouter)
 def test_bad_input_raises_the_sdks_bad_request_error(management: OpenRouter) -> None:
     with pytest.raises(errors.BadRequestResponseError) as info:
         management.api_keys.create(name="k", limit=-5.0)
+    assert info.value.data.error.code == 400
+
+
+def test_creator_user_id_may_name_only_the_calling_keys_user(
+    live_server: LiveServer, management: OpenRouter
+) -> None:
+    owner = str(live_server.init["user_id"])
+    created = management.api_keys.create(name="own creator", creator_user_id=owner)
+    assert created.data.creator_user_id == owner
+    added = httpx.post(
+        f"{live_server.api_url}/members",
+        json={"email": "sdk-creator@acme.test", "password": "long-enough-pw"},
+        headers={"Authorization": f"Bearer {live_server.management_key}"},
+    )
+    assert added.status_code == 201, added.text
+    with pytest.raises(errors.BadRequestResponseError) as info:
+        management.api_keys.create(name="theirs", creator_user_id=added.json()["data"]["user_id"])
     assert info.value.data.error.code == 400
 
 

@@ -33,7 +33,7 @@ async def test_changes_are_listed_newest_first_with_actor_and_address(
     assert (updated["object_type"], updated["object_id"]) == ("api_key", key_hash)
     assert (updated["actor_type"], updated["actor_id"]) == ("api_key", org.management_key_hash)
     assert updated["ip_address"] == "203.0.113.9"
-    assert updated["details"] == {"changes": {"disabled": True}}
+    assert updated["details"] == {"changes": {"disabled": True, "disabled_by_admin": True}}
     assert updated["created_at"].endswith("Z")
 
 

@@ -1,15 +1,15 @@
 """Management keys a logged-in user manages for themself (portal, seed 002): 10 active per user per org.
 
-Keys are the user's own: another user's key id is a 404, also for org admins. An org-level key
-(reach "org") needs the org's admin or owner; a personal key (reach "user") lives in the user's
-first org and sees only its user's objects.
+Keys are the user's own: another user's key id is a 404, also for org admins, and so is a key of
+an org the user is no longer a member of. An org-level key (reach "org") needs the org's admin or
+owner; a personal key (reach "user") lives in the user's first org and sees only its user's objects.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Principal
@@ -129,24 +129,31 @@ async def create_portal_key(
     )
 
 
-async def list_portal_keys(*, session: AsyncSession, user: Principal) -> list[ApiKey]:
-    """The user's management keys in every org, newest first, whatever their status."""
-    query = (
-        select(ApiKey)
+def _own_keys(user: Principal) -> Select[ApiKey, str]:
+    """The user's management keys in the orgs they are a member of now, with their role there."""
+    return (
+        select(ApiKey, Membership.role)
+        .join(
+            Membership,
+            and_(Membership.org_id == ApiKey.org_id, Membership.user_id == ApiKey.creator_user_id),
+        )
         .where(ApiKey.creator_user_id == _user(user), ApiKey.kind == "management")
-        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
     )
+
+
+async def list_portal_keys(*, session: AsyncSession, user: Principal) -> list[ApiKey]:
+    """The user's management keys in every org they belong to, newest first, whatever their status."""
+    query = _own_keys(user).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
     return list((await session.execute(query)).scalars())
 
 
-async def get_portal_key(*, session: AsyncSession, user: Principal, key_id: str) -> ApiKey:
-    query = select(ApiKey).where(
-        ApiKey.id == key_id, ApiKey.creator_user_id == _user(user), ApiKey.kind == "management"
-    )
-    key = (await session.execute(query)).scalar_one_or_none()
-    if key is None:
+async def _find_portal_key(session: AsyncSession, user: Principal, key_id: str) -> tuple[ApiKey, Principal]:
+    """The key and the user acting in its org with their current role; 404 once they left the org."""
+    row = (await session.execute(_own_keys(user).where(ApiKey.id == key_id))).first()
+    if row is None:
         raise NotFound("API key not found")
-    return key
+    key, role = row
+    return key, _as_member(user, key.org_id, role)
 
 
 async def update_portal_key(
@@ -156,7 +163,7 @@ async def update_portal_key(
     for field in sent:
         if getattr(params, field) is None:
             raise BadRequest(f"{field} must not be null")
-    key = await get_portal_key(session=session, user=user, key_id=key_id)
+    key, member = await _find_portal_key(session, user, key_id)
     changes: dict[str, object] = {}
     if "name" in sent and params.name is not None:
         changes["name"] = _clean_name(params.name)
@@ -173,7 +180,7 @@ async def update_portal_key(
         return key
     return await keys.update_key(
         session=session,
-        principal=_as_member(user, key.org_id),
+        principal=member,
         key_hash=key.hash,
         params=KeyUpdate.model_validate(changes),
     )
@@ -186,29 +193,26 @@ async def _check_cap_for(session: AsyncSession, user: Principal, key: ApiKey, ca
 
 
 async def delete_portal_key(*, session: AsyncSession, user: Principal, key_id: str) -> ApiKey:
-    key = await get_portal_key(session=session, user=user, key_id=key_id)
-    await keys.remove_key(session=session, principal=_as_member(user, key.org_id), key=key)
+    key, member = await _find_portal_key(session, user, key_id)
+    await keys.remove_key(session=session, principal=member, key=key)
     return key
 
 
 async def revoke_portal_key(*, session: AsyncSession, user: Principal, key_id: str) -> ApiKey:
     """Stops the key at once; revoking a revoked key changes nothing."""
-    key = await get_portal_key(session=session, user=user, key_id=key_id)
+    key, member = await _find_portal_key(session, user, key_id)
     if key.revoked:
         return key
-    return await keys.set_revoked(
-        session=session, principal=_as_member(user, key.org_id), key=key, revoked=True
-    )
+    return await keys.revoke_key(session=session, principal=member, key=key)
 
 
 async def restore_portal_key(*, session: AsyncSession, user: Principal, key_id: str, cap: int) -> ApiKey:
-    """Makes a revoked (or disabled) key work again, within the active-key cap."""
-    key = await get_portal_key(session=session, user=user, key_id=key_id)
+    """Makes a revoked (or disabled) key work again, within the active-key cap and the keys
+    service's rules (org-level keys and keys an admin disabled need an admin)."""
+    key, member = await _find_portal_key(session, user, key_id)
     if not key.revoked and not key.disabled:
         return key
+    keys.require_may_restore(member, key)
     if key.revoked and (key.expires_at is None or key.expires_at > utcnow()):
         await _check_cap_for(session, user, key, cap)
-    key.disabled = False
-    return await keys.set_revoked(
-        session=session, principal=_as_member(user, key.org_id), key=key, revoked=False
-    )
+    return await keys.restore_key(session=session, principal=member, key=key)

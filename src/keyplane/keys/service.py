@@ -1,4 +1,9 @@
-"""Key lifecycle rules: issue (plaintext once), list, change, revoke, restore and delete."""
+"""Key lifecycle rules: issue (plaintext once), list, change, revoke, restore and delete.
+
+Who may switch a key back on lives here alone: a key an owner/admin disabled (or took away by
+removing its member) is enabled or restored again only by an owner/admin, and restoring an
+org-level management key needs a current admin of its org.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
 from keyplane.auth.principal import Principal
-from keyplane.auth.service import member_role
 from keyplane.auth.tokens import generate_key, hash_key, mask_key
 from keyplane.billing.money import usd_to_nanos
-from keyplane.errors import BadRequest, NotFound
+from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.keys import repository
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
 from keyplane.keys.validation import (
@@ -54,7 +58,7 @@ async def create_key(
     check_rate_limit(params.rate_limit_rpm, "rate_limit_rpm")
     check_rate_limit(params.rate_limit_tpm, "rate_limit_tpm")
     workspace = await workspace_in_org(session=session, org_id=org_id, workspace_id=params.workspace_id)
-    creator = await _resolve_creator(session, principal, org_id, params.creator_user_id)
+    creator = _resolve_creator(principal, params.creator_user_id)
     if max_per_user is not None and creator is not None:
         await _check_key_cap(session, org_id=org_id, user_id=creator, kind=params.kind, cap=max_per_user)
 
@@ -94,14 +98,15 @@ async def create_key(
     return key, plaintext
 
 
-async def _resolve_creator(
-    session: AsyncSession, principal: Principal, org_id: str, requested: str | None
-) -> str | None:
-    if requested is None or requested == principal.user_id:
-        return principal.user_id
-    if await member_role(session, org_id=org_id, user_id=requested) is None:
-        raise BadRequest("creator_user_id is not a member of this organization")
-    return requested
+def _resolve_creator(principal: Principal, requested: str | None) -> str | None:
+    """The creator is the caller's user, never a client's choice: removing that user revokes the key."""
+    if requested is not None and requested != principal.user_id:
+        raise BadRequest(
+            "creator_user_id is set by the server to the user of the calling key; "
+            "omit it or send that user's id",
+            code="creator_user_id_not_allowed",
+        )
+    return principal.user_id
 
 
 async def _check_key_cap(session: AsyncSession, *, org_id: str, user_id: str, kind: str, cap: int) -> None:
@@ -174,7 +179,8 @@ async def update_key(
     if "disabled" in sent:
         if params.disabled is None:
             raise BadRequest("disabled must be true or false")
-        key.disabled = changes["disabled"] = params.disabled
+        set_disabled(principal, key, params.disabled)
+        changes["disabled"], changes["disabled_by_admin"] = key.disabled, key.disabled_by_admin
     if "limit_usd" in sent:
         check_limit(params.limit_usd)
         key.limit_nanousd = usd_to_nanos(params.limit_usd) if params.limit_usd is not None else None
@@ -219,8 +225,69 @@ async def update_key(
     return key
 
 
-async def set_revoked(*, session: AsyncSession, principal: Principal, key: ApiKey, revoked: bool) -> ApiKey:
-    """Revoke or restore; a revoked key is refused at once and works again after restore."""
+def require_may_enable(principal: Principal, key: ApiKey) -> None:
+    """A key an owner/admin disabled stays off until an owner/admin turns it back on."""
+    if key.disabled_by_admin and not principal.is_admin:
+        raise Forbidden(
+            "An organization admin disabled this key: only an owner or admin can enable it again",
+            code="disabled_by_admin",
+        )
+
+
+def set_disabled(principal: Principal, key: ApiKey, disabled: bool) -> None:
+    """Disable (remembering whether an owner/admin did it) or enable, if the caller may."""
+    if disabled:
+        key.disabled = True
+        key.disabled_by_admin = key.disabled_by_admin or principal.is_admin
+        return
+    require_may_enable(principal, key)
+    key.disabled = key.disabled_by_admin = False
+
+
+def require_may_restore(principal: Principal, key: ApiKey) -> None:
+    """Only a current member of the key's org, and for an org-level management key its admin."""
+    if not principal.is_system and principal.role is None:
+        raise NotFound("API key not found")  # a removed member no longer sees the org's keys
+    if key.is_management and key.reach == "org" and not principal.is_admin:
+        raise Forbidden("Only organization admins can restore organization-level keys", code="admin_required")
+    require_may_enable(principal, key)
+
+
+async def restore_key(*, session: AsyncSession, principal: Principal, key: ApiKey) -> ApiKey:
+    """Make a revoked or disabled key work again, if require_may_restore allows it."""
+    require_may_restore(principal, key)
+    key.disabled = key.disabled_by_admin = False
+    return await _set_revoked(session=session, principal=principal, key=key, revoked=False)
+
+
+async def revoke_member_keys(*, session: AsyncSession, org_id: str, user_id: str) -> int:
+    """A removed member's keys of every kind stop at once; rejoining brings none back without an admin.
+
+    Returns how many were still unrevoked. Each is also marked disabled by an admin, so a
+    re-added member cannot restore them on their own.
+    """
+    found = (
+        await session.execute(
+            select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.creator_user_id == user_id)
+        )
+    ).scalars()
+    revoked, now = 0, utcnow()
+    for key in found:
+        if not key.revoked:
+            revoked += 1
+        key.revoked = key.disabled = key.disabled_by_admin = True
+        key.updated_at = now
+    await session.flush()
+    return revoked
+
+
+async def revoke_key(*, session: AsyncSession, principal: Principal, key: ApiKey) -> ApiKey:
+    """Stop a key at once; anyone who may see it may stop it."""
+    return await _set_revoked(session=session, principal=principal, key=key, revoked=True)
+
+
+async def _set_revoked(*, session: AsyncSession, principal: Principal, key: ApiKey, revoked: bool) -> ApiKey:
+    """A revoked key is refused at once and works again after restore_key."""
     key.revoked = revoked
     key.updated_at = utcnow()
     await session.flush()

@@ -100,7 +100,8 @@ async def create_named_key(
         kind=kind,
         workspace_id=caller.workspace_id,
         scopes=list(caller.scopes or []) if management else [],
-        reach=caller.reach if management else "org",
+        # The reach the caller holds now (a demoted admin's org-level key holds only user reach).
+        reach=("org" if principal.is_org_reach else "user") if management else "org",
     )
     return await keys.create_key(session=session, principal=principal, params=params)
 

@@ -2,7 +2,8 @@
 
 Only an owner may grant, change or take away the owner role, and the last owner can neither be
 demoted nor removed, so an org is never left without someone who can manage it. Removing a member
-revokes the API keys they created in the org: an offboarded person's keys stop working at once.
+revokes the API keys of every kind they created in the org: an offboarded person's keys stop working
+at once, and only an admin can bring one back should they rejoin.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from keyplane.audit.service import record_event
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import ORGS_WRITE
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
-from keyplane.models import ApiKey, Membership, User
+from keyplane.keys.service import revoke_member_keys
+from keyplane.models import Membership, User
 from keyplane.models.base import utcnow
 from keyplane.models.membership import ROLES
 from keyplane.orgs.permissions import require_admin
@@ -107,17 +109,7 @@ async def remove_member(*, session: AsyncSession, principal: Principal, user_id:
     _require_owner_for(principal, member.membership.role)
     if member.membership.role == "owner" and await _owner_count(session, org_id) <= 1:
         raise Conflict("The last owner cannot be removed")
-    keys = (
-        await session.execute(
-            select(ApiKey).where(
-                ApiKey.org_id == org_id, ApiKey.creator_user_id == user_id, ApiKey.revoked.is_(False)
-            )
-        )
-    ).scalars()
-    revoked = 0
-    for key in keys:
-        key.revoked, key.updated_at = True, utcnow()
-        revoked += 1
+    revoked = await revoke_member_keys(session=session, org_id=org_id, user_id=user_id)
     await session.delete(member.membership)
     await session.flush()
     await record_event(
