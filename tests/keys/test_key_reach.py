@@ -70,7 +70,7 @@ async def what_it_reaches(client: httpx.AsyncClient, s: Setup, new_email: str) -
         "add_member": (
             await client.post(
                 "/api/v1/members",
-                json={"email": new_email, "password": "long-enough-pw"},
+                json={"email": new_email},
                 headers=headers,
             )
         ).status_code,
@@ -141,3 +141,19 @@ async def test_a_key_made_by_a_demoted_admins_org_key_keeps_only_user_reach(
     child_sees = await client.get("/api/v1/keys", headers=bearer(child.json()["api_key"]))
     assert sorted(k["hash"] for k in parent_sees.json()["data"]) == sorted([s.admins_key, s.owners_key])
     assert [k["hash"] for k in child_sees.json()["data"]] == [s.admins_key]
+
+
+async def test_an_owners_personal_key_has_no_admin_powers(
+    client: httpx.AsyncClient, context: AppContext, org: BootstrapResult
+) -> None:
+    personal = await make_key(
+        context, org_id=org.org_id, user_id=org.user_id, kind="management", reach="user", name="mine"
+    )
+    headers = bearer(personal)
+    refused = [
+        await client.post("/api/v1/members", json={"email": "x@acme.test"}, headers=headers),
+        await client.get("/api/v1/audit-events", headers=headers),
+        await client.post("/api/v1/budgets", json={"scope": "org", "limit": 5}, headers=headers),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 403]
+    assert (await client.get("/api/v1/keys", headers=headers)).status_code == 200

@@ -7,7 +7,7 @@ import httpx
 from keyplane.auth.tokens import hash_key
 from keyplane.context import AppContext
 from keyplane.orgs.bootstrap import BootstrapResult
-from tests.factories import bearer
+from tests.factories import DEFAULT_PASSWORD, bearer
 from tests.surfaces.test_portal_envelope import (
     PORTAL,
     assert_portal_error,
@@ -89,6 +89,11 @@ async def test_a_rejoined_member_needs_an_admin_to_bring_a_key_back(
     owner = bearer(org.management_key)
     rejoined = await client.post("/api/v1/members", json={"email": "member@acme.test"}, headers=owner)
     assert rejoined.status_code == 201
+    accepted = await client.post(
+        "/api/v1/invitations/accept",
+        json={"token": rejoined.json()["invitation"]["token"], "password": DEFAULT_PASSWORD},
+    )
+    assert accepted.status_code == 200, accepted.text
     jwt = await login(client, "member@acme.test")
     listed = assert_portal_ok(await client.get(f"{PORTAL}/api-keys", headers=jwt))
     assert [(k["id"], k["status"]) for k in listed] == [(key["id"], "revoked")]

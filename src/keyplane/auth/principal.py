@@ -30,7 +30,9 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        """Owner or admin of the org the principal acts in (the system principal is both)."""
+        """Owner or admin of the org the principal acts in; a personal (user-reach) key never is."""
+        if self.api_key is not None and self.api_key.reach != "org":
+            return False
         return self.is_system or self.role in ADMIN_ROLES
 
     @property
