@@ -17,6 +17,7 @@ from keyplane.context import AppContext
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests import backends
 from tests.factories import bootstrap_org
+from tests.fakes.dns import fake_dns  # noqa: F401
 from tests.live_server import (  # noqa: F401
     live_server,
     live_server_env,

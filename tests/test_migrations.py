@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from keyplane.db import alembic_config
 from keyplane.models import Base
 
 
@@ -24,3 +28,49 @@ async def test_migrated_schema_matches_models(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert differences == []
+
+
+NOW = "'2026-01-01 00:00:00'"
+CREDENTIAL_COLUMNS = (
+    "id, org_id, provider, name, models, blacklisted_models, weight, aliases, config, enabled, "
+    "use_for_batch_api, config_hash, status, description, discovered_models, created_at, updated_at"
+)
+CREDENTIAL_VALUES = (
+    ":id, :org, 'openai', :id, '[]', '[]', 1.0, '{}', '{}', true, false, '', '', '', '[]', "
+    + NOW
+    + ", "
+    + NOW
+)
+ORG_SQL = (
+    "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (:id, :id, " + NOW + ", " + NOW + ")"
+)
+
+
+async def test_credential_ids_move_to_a_per_org_key_with_their_rows(database_url: str) -> None:
+    """0003 gives every existing credential a row uid and keeps its id; afterwards ids repeat across orgs."""
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0002")
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(ORG_SQL), {"id": "o1"})
+            insert = f"INSERT INTO provider_credentials ({CREDENTIAL_COLUMNS}) VALUES ({CREDENTIAL_VALUES})"
+            for key_id, org_id in (("main", "o1"), ("plat", None)):
+                await connection.execute(text(insert), {"id": key_id, "org": org_id})
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(command.upgrade, config, "head")
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            rows = (
+                await connection.execute(text("SELECT id, uid FROM provider_credentials ORDER BY id"))
+            ).all()
+            assert [row[0] for row in rows] == ["main", "plat"]
+            assert len({row[1] for row in rows}) == 2 and all(len(row[1]) == 36 for row in rows)
+            await connection.execute(text(ORG_SQL), {"id": "o2"})
+            columns, values = f"uid, {CREDENTIAL_COLUMNS}", f"'u-2', {CREDENTIAL_VALUES}"
+            insert = f"INSERT INTO provider_credentials ({columns}) VALUES ({values})"
+            await connection.execute(text(insert), {"id": "main", "org": "o2"})  # another org's "main"
+    finally:
+        await engine.dispose()

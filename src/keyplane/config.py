@@ -10,6 +10,9 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keyplane.net.egress import egress_policy
+from keyplane.providers.env_refs import env_ref_policy
+
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -34,6 +37,16 @@ class Settings(BaseSettings):
         default=True, description="Orgs see the platform's provider credentials (read-only, redacted)."
     )
     provider_discovery_timeout_seconds: float = Field(default=10.0, gt=0.0)
+    allowed_env_refs: str = Field(
+        default="",
+        description="Comma-separated names or globs operator-org credentials may read from the "
+        "environment (env.NAME); empty: none. KEYPLANE_* names never.",
+    )
+    allowed_upstream_hosts: str = Field(
+        default="",
+        description="Comma-separated hostnames and CIDRs tenant credentials may reach besides "
+        "public internet addresses; empty: public addresses only.",
+    )
     jwt_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     invitation_ttl_hours: int = Field(
         default=7 * 24, ge=1, le=90 * 24, description="How long an invitation token may be accepted."
@@ -54,6 +67,18 @@ class Settings(BaseSettings):
     )
     management_keys_per_user: int = Field(default=10, ge=1)
     inference_keys_per_user: int = Field(default=100, ge=1)
+
+    @field_validator("allowed_env_refs")
+    @classmethod
+    def _check_env_refs(cls, value: str) -> str:
+        env_ref_policy(value)  # a malformed entry stops the process at start, not at first use
+        return value
+
+    @field_validator("allowed_upstream_hosts")
+    @classmethod
+    def _check_upstream_hosts(cls, value: str) -> str:
+        egress_policy(value)
+        return value
 
     @field_validator("base_currency")
     @classmethod

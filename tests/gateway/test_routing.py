@@ -171,6 +171,7 @@ async def test_another_orgs_byok_credentials_are_invisible(
     setup: GatewaySetup, served: ServedApp, http: httpx.AsyncClient
 ) -> None:
     other = await make_org(setup.context, name="Other", email="owner@other.test")
+    setup.context.settings.allowed_upstream_hosts = "127.0.0.1"  # the operator opens the fake upstream
     response = await setup.client.post(
         "/api/providers/vllm/keys",
         json={

@@ -8,10 +8,23 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from keyplane.config import Settings
 from keyplane.context import AppContext
+from keyplane.providers.policy import ProviderPolicy
 from tests.providers.upstream import Upstream, running_upstream
 
 SECRET = "sk-proj-SUPERSECRET-0123456789abcdefXYZ"
+ALLOWED_ENV_REFS = "KP_TEST_*"  # the operator of the provider tests lets credentials read these
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared settings, with KP_TEST_* environment names allowed to operator-org credentials."""
+    return settings.model_copy(update={"allowed_env_refs": ALLOWED_ENV_REFS})
+
+
+def provider_policy(context: AppContext) -> ProviderPolicy:
+    return ProviderPolicy.from_settings(context.settings)
 
 
 @pytest.fixture

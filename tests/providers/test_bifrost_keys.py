@@ -47,14 +47,14 @@ async def test_short_value_is_fully_masked(client: httpx.AsyncClient, org: Boots
 async def test_env_reference_is_stored_as_reference(
     client: httpx.AsyncClient, org: BootstrapResult, context: AppContext
 ) -> None:
-    by_string = await _create(client, org, **openai_key(name="a", value="env.OPENAI_API_KEY"))
+    by_string = await _create(client, org, **openai_key(name="a", value="env.KP_TEST_OPENAI_API_KEY"))
     by_object = await _create(
-        client, org, **openai_key(name="b", value={"env_var": "env.OTHER_KEY", "from_env": True})
+        client, org, **openai_key(name="b", value={"env_var": "env.KP_TEST_OTHER_KEY", "from_env": True})
     )
-    assert by_string["value"] == {"value": "", "env_var": "env.OPENAI_API_KEY", "from_env": True}
-    assert by_object["value"]["env_var"] == "env.OTHER_KEY"
+    assert by_string["value"] == {"value": "", "env_var": "env.KP_TEST_OPENAI_API_KEY", "from_env": True}
+    assert by_object["value"]["env_var"] == "env.KP_TEST_OTHER_KEY"
     rows = {row["name"]: row for row in await raw_rows(context, "provider_credentials")}
-    assert "OPENAI_API_KEY" in str(rows["a"]["value"])
+    assert "KP_TEST_OPENAI_API_KEY" in str(rows["a"]["value"])
 
 
 async def test_database_and_responses_hold_no_plaintext_secret(

@@ -9,7 +9,7 @@ from keyplane.context import AppContext
 from keyplane.orgs.bootstrap import BootstrapResult
 from keyplane.providers.routing import eligible_credentials, load_routable_credentials
 from tests.factories import bearer, make_org
-from tests.providers.conftest import SECRET, openai_key
+from tests.providers.conftest import SECRET, openai_key, provider_policy
 
 
 async def _post(client: httpx.AsyncClient, key: str, provider: str, body: dict[str, object]) -> str:
@@ -22,7 +22,11 @@ async def _post(client: httpx.AsyncClient, key: str, provider: str, body: dict[s
 async def _load(context: AppContext, org_id: str):  # type: ignore[no-untyped-def]
     async with context.sessions() as session:
         return await load_routable_credentials(
-            session=session, org_id=org_id, secret_key=context.secret_key, previous_keys=[]
+            session=session,
+            org_id=org_id,
+            secret_key=context.secret_key,
+            policy=provider_policy(context),
+            previous_keys=[],
         )
 
 
@@ -37,23 +41,25 @@ async def test_own_and_platform_credentials_resolved(
         client,
         other.management_key,
         "openai",
-        openai_key(
-            name="mine", value="env.KP_TEST_ROUTE_KEY", models=["gpt-4o"], aliases={"fast": "gpt-4o-mini"}
-        ),
+        openai_key(name="mine", value="sk-tenant-own", models=["gpt-4o"], aliases={"fast": "gpt-4o-mini"}),
     )
     await _post(client, other.management_key, "groq", openai_key(name="off", enabled=False))
-    await _post(client, org.management_key, "openai", openai_key(name="operator-own"))
+    await _post(
+        client, org.management_key, "openai", openai_key(name="operator-own", value="env.KP_TEST_ROUTE_KEY")
+    )
     monkeypatch.setenv("KP_TEST_ROUTE_KEY", "sk-from-env")
 
     found = {c.id: c for c in await _load(context, other.org_id)}
     assert set(found) == {platform, own}
     mine = found[own]
-    assert mine.is_byok and mine.org_id == other.org_id and mine.api_key == "sk-from-env"
+    assert mine.is_byok and mine.org_id == other.org_id and mine.api_key == "sk-tenant-own"
     assert mine.base_url == "https://api.openai.com/v1" and mine.api_style == "openai"
     plat = found[platform]
     assert not plat.is_byok and plat.api_key == SECRET and plat.eu_native and plat.weight == 2.0
     routes = {(c.id, m) for c, m in eligible_credentials(list(found.values()), "fast")}
     assert routes == {(platform, "fast"), (own, "gpt-4o-mini")}
+    operator_own = [c for c in await _load(context, org.org_id) if c.is_byok]
+    assert [c.api_key for c in operator_own] == ["sk-from-env"]
 
 
 async def test_unset_env_reference_is_skipped(

@@ -18,7 +18,7 @@ from keyplane.orgs.bootstrap import BootstrapResult
 from keyplane.providers.routing import load_routable_credentials
 from keyplane.providers.secrets import SecretBox
 from tests.factories import bearer
-from tests.providers.conftest import SECRET, openai_key
+from tests.providers.conftest import SECRET, openai_key, provider_policy
 
 NEW_KEY = "a-brand-new-secret-key-for-keyplane"
 
@@ -66,10 +66,18 @@ async def test_after_rotation_the_new_key_decrypts_everything(
     assert await _plaintexts(context, SecretBox(NEW_KEY)) == {SECRET, SECRET + "-az", SECRET + "-cs"}
     async with context.sessions() as session:
         routable = await load_routable_credentials(
-            session=session, org_id=org.org_id, secret_key=NEW_KEY, previous_keys=[]
+            session=session,
+            org_id=org.org_id,
+            secret_key=NEW_KEY,
+            policy=provider_policy(context),
+            previous_keys=[],
         )
         old_only = await load_routable_credentials(
-            session=session, org_id=org.org_id, secret_key=context.secret_key, previous_keys=[]
+            session=session,
+            org_id=org.org_id,
+            secret_key=context.secret_key,
+            policy=provider_policy(context),
+            previous_keys=[],
         )
     assert sorted(c.api_key or "" for c in routable) == [SECRET, SECRET + "-az"]
     assert old_only == []  # the old key alone no longer opens anything

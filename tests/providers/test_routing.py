@@ -39,6 +39,8 @@ def cred(
         zero_data_retention=False,
         quantization=False,
         azure_api_version=None,
+        uid=f"uid-{id}",
+        egress_guarded=False,
     )
 
 

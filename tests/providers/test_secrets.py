@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from keyplane.providers.env_refs import NO_ENV, env_ref_policy
 from keyplane.providers.secrets import (
     SecretBox,
     SecretDecryptError,
@@ -78,11 +79,12 @@ def test_env_reference_is_read_at_use_time(monkeypatch: pytest.MonkeyPatch) -> N
     box = SecretBox("key-one")
     stored = store_env("KP_TEST_PROVIDER_KEY")
     monkeypatch.delenv("KP_TEST_PROVIDER_KEY", raising=False)
-    assert resolve_secret(stored, box) is None
+    allowed = env_ref_policy("KP_TEST_*")
+    assert resolve_secret(stored, box, env_refs=allowed) is None
     monkeypatch.setenv("KP_TEST_PROVIDER_KEY", "from-env")
-    assert resolve_secret(stored, box) == "from-env"
+    assert resolve_secret(stored, box, env_refs=allowed) == "from-env"
 
 
 def test_literal_resolves_to_plaintext() -> None:
     box = SecretBox("key-one")
-    assert resolve_secret(store_literal(SECRET, box), box) == SECRET
+    assert resolve_secret(store_literal(SECRET, box), box, env_refs=NO_ENV) == SECRET

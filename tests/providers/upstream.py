@@ -37,7 +37,13 @@ def _handler(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
             upstream.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             path = self.path.split("?", 1)[0]
             bearer = self.headers.get("Authorization", "")
-            if path.startswith("/malformed/"):
+            if path.startswith("/redirect/"):
+                # A provider (or anyone on its path) redirecting to an internal address.
+                self.send_response(302)
+                self.send_header("Location", upstream.base + "/v1/models")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif path.startswith("/malformed/"):
                 self._send(200, b"<html>not json")
             elif path.startswith("/wrong-shape/"):
                 self._send(200, json.dumps({"data": [{"name": 3}]}).encode())

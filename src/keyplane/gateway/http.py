@@ -5,6 +5,10 @@ to a handful of hosts, so it needs none of a general client's machinery: one pre
 request, a C parser feeding the body straight to the relay, pooled connections per host, a
 read timeout between bytes. Per request this costs a fraction of aiohttp's or httpx's CPU, which
 on loopback benchmarks was most of the gateway's own overhead.
+
+A request marked `guarded` (its URL is a tenant's) connects only through the egress guard: the
+host is resolved, every address checked, and the connection made to a checked address; such
+connections are pooled apart, so a trusted one is never reused for a tenant's URL.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from keyplane.net.egress import PUBLIC_ONLY, EgressPolicy, checked_addresses
+
 MAX_BUFFERED_BODY = 64 * 1024 * 1024
 MAX_IDLE_PER_HOST = 256
 
-PoolKey = tuple[str, str, int]
+PoolKey = tuple[str, str, int, bool]  # scheme, host, port, guarded
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -194,18 +200,25 @@ class HTTPResponse:
 
 
 class HTTPClient:
-    """Pools connections per (scheme, host, port); verifies TLS with the system's CA store."""
+    """Pools connections per (scheme, host, port, guarded); verifies TLS with the system's CA store."""
 
-    def __init__(self, *, timeout_seconds: float, connect_timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        connect_timeout_seconds: float = 10.0,
+        egress: EgressPolicy | None = None,
+    ) -> None:
+        self.egress = egress or PUBLIC_ONLY
         self.timeout = timeout_seconds
         self.connect_timeout = connect_timeout_seconds
         self._idle: dict[PoolKey, list[HTTPConnection]] = {}
         self._ssl: ssl.SSLContext | None = None
-        self._targets: dict[str, tuple[PoolKey, bytes]] = {}
+        self._targets: dict[tuple[str, bool], tuple[PoolKey, bytes]] = {}
 
-    def _target(self, url: str) -> tuple[PoolKey, bytes]:
+    def _target(self, url: str, guarded: bool) -> tuple[PoolKey, bytes]:
         """(pool key, request-line target + Host header), parsed once per URL."""
-        found = self._targets.get(url)
+        found = self._targets.get((url, guarded))
         if found is None:
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
@@ -214,31 +227,44 @@ class HTTPClient:
             port = parts.port or (443 if scheme == "https" else 80)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             host = parts.netloc.rsplit("@", 1)[-1]
-            found = ((scheme, parts.hostname, port), f"{target} HTTP/1.1\r\nHost: {host}\r\n".encode())
+            if guarded and (parts.username is not None or parts.password is not None):
+                raise ConnectionError("provider URL carries credentials")
+            key = (scheme, parts.hostname, port, guarded)
+            found = (key, f"{target} HTTP/1.1\r\nHost: {host}\r\n".encode())
             if len(self._targets) > 10_000:
                 self._targets.clear()
-            self._targets[url] = found
+            self._targets[(url, guarded)] = found
         return found
 
     async def _connect(self, key: PoolKey) -> HTTPConnection:
-        scheme, host, port = key
+        scheme, host, port, guarded = key
         context = None
         if scheme == "https":
             if self._ssl is None:
                 self._ssl = ssl.create_default_context()
             context = self._ssl
         loop = asyncio.get_running_loop()
-        _transport, connection = await asyncio.wait_for(
-            loop.create_connection(
-                lambda: HTTPConnection(self, key),
-                host,
-                port,
-                ssl=context,
-                server_hostname=host if context else None,
-            ),
-            timeout=self.connect_timeout,
-        )
-        return connection
+        # Guarded: the checked addresses themselves, so a second DNS answer cannot differ.
+        targets = await checked_addresses(host, port, self.egress) if guarded else [host]
+        failure: OSError | None = None
+        for target in targets:
+            try:
+                _transport, connection = await asyncio.wait_for(
+                    loop.create_connection(
+                        lambda: HTTPConnection(self, key),
+                        target,
+                        port,
+                        ssl=context,
+                        server_hostname=host if context else None,
+                    ),
+                    timeout=self.connect_timeout,
+                )
+            except OSError as exc:
+                failure = exc
+                continue
+            return connection
+        assert failure is not None
+        raise failure
 
     def put_back(self, connection: HTTPConnection) -> None:
         idle = self._idle.setdefault(connection.key, [])
@@ -247,8 +273,10 @@ class HTTPClient:
         else:
             connection.close()
 
-    async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> HTTPResponse:
-        key, target = self._target(url)
+    async def send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, *, guarded: bool = False
+    ) -> HTTPResponse:
+        key, target = self._target(url, guarded)
         payload = body or b""
         head = [method.encode(), b" ", target]
         for name, value in headers.items():

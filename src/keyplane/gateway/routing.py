@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keyplane.errors import BadRequest, Forbidden, KeyplaneError
+from keyplane.net.paths import is_safe_segment
 from keyplane.providers.routing import RoutableCredential, eligible_credentials, weighted_order
 
 # API styles forwarded unchanged over the OpenAI wire format (azure: deployment URLs + api-key).
@@ -127,7 +128,15 @@ def route_candidates(
             f"The gateway cannot yet translate requests for {', '.join(styles)}; "
             "only OpenAI-compatible and Azure OpenAI credentials are served"
         )
-    return native
+    # Azure puts the model in the URL path: a name that could climb out of it is never sent there.
+    servable = [c for c in native if c[0].api_style != "azure" or is_safe_segment(c[1])]
+    if not servable:
+        raise BadRequest(
+            f"The model name '{model[:200]}' cannot be used as an Azure deployment name "
+            "(no '/', '\\' or '..')",
+            code="invalid_model",
+        )
+    return servable
 
 
 def order_candidates(
@@ -144,7 +153,7 @@ def order_candidates(
         # BYOK traffic does not draw on the org's balance: cheapest for the org first.
         ordered.sort(key=lambda c: not c[0].is_byok)
     elif policy.preference == "speed":
-        ordered.sort(key=lambda c: latencies.get(c[0].id, 0.0))
+        ordered.sort(key=lambda c: latencies.get(c[0].uid, 0.0))
     return ordered if policy.fallback else ordered[:1]
 
 

@@ -27,6 +27,7 @@ from keyplane.gateway.ledger import (
     SpendLedger,
     SqlSpendLedger,
 )
+from keyplane.gateway.loop import LOOP_HEADER, loop_mark, refuse_own_mark
 from keyplane.gateway.metering import UsageMeter
 from keyplane.gateway.ratelimit import RateLimiter
 from keyplane.gateway.routing import (
@@ -49,6 +50,7 @@ from keyplane.gateway.upstream import (
     upstream_url,
 )
 from keyplane.models.base import utcnow
+from keyplane.providers.policy import ProviderPolicy
 from keyplane.providers.routing import RoutableCredential, route_model
 from keyplane.usage.writer import UsageEvent
 
@@ -134,8 +136,12 @@ class Gateway:
         settings = context.settings
         ttl = min(settings.key_cache_ttl_seconds, CACHE_TTL_CAP_SECONDS)
         self.settings = settings
+        policy = ProviderPolicy.from_settings(settings)
         self.keys = KeyCache(context.sessions, ttl)
-        self.views = WorkspaceViews(context.sessions, secret_key=context.secret_key, ttl_seconds=ttl)
+        self.views = WorkspaceViews(
+            context.sessions, secret_key=context.secret_key, ttl_seconds=ttl, policy=policy
+        )
+        self.loop_mark = loop_mark(context.secret_key)
         self.prices = PriceCache(context.sessions, ttl)
         self.ledger: SpendLedger = SqlSpendLedger(
             context.engine, context.sessions, retry_wait_seconds=settings.usage_flush_interval_seconds
@@ -148,7 +154,9 @@ class Gateway:
             interval_seconds=settings.usage_flush_interval_seconds,
             batch_size=settings.usage_flush_batch_size,
         )
-        self.upstream = UpstreamClient(timeout_seconds=settings.upstream_timeout_seconds)
+        self.upstream = UpstreamClient(
+            timeout_seconds=settings.upstream_timeout_seconds, egress=policy.egress
+        )
         self.rng = random.Random()
         self.latencies: dict[str, float] = {}
         self.default_max_tokens = settings.gateway_default_max_tokens
@@ -158,6 +166,10 @@ class Gateway:
         self._subject_cache: dict[tuple[Any, ...], tuple[KeyRecord, WorkspaceView, list[LimitSubject]]] = {}
 
     # -- authenticate + check -----------------------------------------------------------------
+
+    def refuse_loop(self, marks: list[str]) -> None:
+        """508 for a request this deployment forwarded (a credential points at keyplane itself)."""
+        refuse_own_mark(marks, self.loop_mark)
 
     async def authenticate(self, authorization: str | None) -> KeyRecord:
         """Bearer inference key -> cached record; 401 unknown/revoked/disabled/expired, 403 management."""
@@ -303,10 +315,16 @@ class Gateway:
         last: UpstreamFailure | None = None
         for credential, upstream_model in admission.candidates:
             url = upstream_url(credential, admission.operation, upstream_model)
+            headers = upstream_headers(credential)
+            headers[LOOP_HEADER] = self.loop_mark
             started = time.perf_counter()
             try:
                 response = await self.upstream.send(
-                    "POST", url, upstream_headers(credential), self.upstream_body(admission, upstream_model)
+                    "POST",
+                    url,
+                    headers,
+                    self.upstream_body(admission, upstream_model),
+                    guarded=credential.egress_guarded,
                 )
                 if response.status >= 500 or response.status == 429:
                     await response.read()
@@ -323,9 +341,9 @@ class Gateway:
             except UpstreamFailure as exc:
                 errors.append(f"{credential.provider}: {exc.message}")
                 last = exc
-                self._observe(credential.id, 60.0)
+                self._observe(credential.uid, 60.0)
                 continue
-            self._observe(credential.id, time.perf_counter() - started)
+            self._observe(credential.uid, time.perf_counter() - started)
             return forwarded
         assert last is not None
         if len(errors) > 1:

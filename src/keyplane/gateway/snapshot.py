@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keyplane.gateway.subjects import BudgetRule
 from keyplane.models import Budget, ProjectConfig
+from keyplane.providers.policy import ProviderPolicy
 from keyplane.providers.routing import RoutableCredential, load_routable_credentials
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -32,9 +33,11 @@ class WorkspaceView:
 
 
 async def load_workspace_view(
-    session: AsyncSession, *, org_id: str, workspace_id: str, secret_key: str
+    session: AsyncSession, *, org_id: str, workspace_id: str, secret_key: str, policy: ProviderPolicy
 ) -> WorkspaceView:
-    credentials = await load_routable_credentials(session=session, org_id=org_id, secret_key=secret_key)
+    credentials = await load_routable_credentials(
+        session=session, org_id=org_id, secret_key=secret_key, policy=policy
+    )
     rows = (
         (
             await session.execute(
@@ -82,10 +85,16 @@ class WorkspaceViews:
     """(org, workspace) -> WorkspaceView, reloaded when older than the TTL; one loader per workspace."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, secret_key: str, ttl_seconds: float
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        secret_key: str,
+        ttl_seconds: float,
+        policy: ProviderPolicy,
     ) -> None:
         self._sessions = sessions
         self._secret_key = secret_key
+        self._policy = policy
         self._ttl = ttl_seconds
         self._views: dict[tuple[str, str], tuple[WorkspaceView, float]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -102,7 +111,11 @@ class WorkspaceViews:
                 return entry[0]
             async with self._sessions() as session:
                 view = await load_workspace_view(
-                    session, org_id=org_id, workspace_id=workspace_id, secret_key=self._secret_key
+                    session,
+                    org_id=org_id,
+                    workspace_id=workspace_id,
+                    secret_key=self._secret_key,
+                    policy=self._policy,
                 )
             if len(self._views) > 50_000:
                 self._views.clear()

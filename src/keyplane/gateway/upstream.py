@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httptools
 
 from keyplane.gateway.http import HTTPClient, HTTPResponse
+from keyplane.net.egress import EgressPolicy, EgressRefused
+from keyplane.net.paths import path_segment
 from keyplane.providers.routing import RoutableCredential
 
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
@@ -28,13 +31,18 @@ class UpstreamFailure(Exception):
 
 
 def upstream_url(credential: RoutableCredential, operation: str, upstream_model: str) -> str:
-    """`operation` is "chat/completions", "embeddings" or "models"."""
+    """`operation` is "chat/completions", "embeddings" or "models".
+
+    The Azure deployment is one escaped path segment; routing refuses unsafe names before this
+    (ValueError here is the last line, never reached by a request that passed admission).
+    """
     base = credential.base_url.rstrip("/")
     if credential.api_style == "azure":
-        version = credential.azure_api_version or AZURE_DEFAULT_API_VERSION
+        version = quote(credential.azure_api_version or AZURE_DEFAULT_API_VERSION, safe="")
         if operation == "models":
             return f"{base}/openai/models?api-version={version}"
-        return f"{base}/openai/deployments/{upstream_model}/{operation}?api-version={version}"
+        deployment = path_segment(upstream_model)
+        return f"{base}/openai/deployments/{deployment}/{operation}?api-version={version}"
     if credential.api_style == "ollama":
         return f"{base}/v1/{operation}"
     return f"{base}/{operation}"
@@ -71,17 +79,31 @@ class UpstreamResponse:
 class UpstreamClient:
     """Keep-alive connection pool shared by every request of the process."""
 
-    def __init__(self, *, timeout_seconds: float, connect_timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        connect_timeout_seconds: float = 10.0,
+        egress: EgressPolicy | None = None,
+    ) -> None:
         self._http = HTTPClient(
-            timeout_seconds=timeout_seconds, connect_timeout_seconds=connect_timeout_seconds
+            timeout_seconds=timeout_seconds, connect_timeout_seconds=connect_timeout_seconds, egress=egress
         )
 
     async def send(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, *, guarded: bool = False
     ) -> UpstreamResponse:
-        """Send and return once the status line and headers arrived (the body is still to read)."""
+        """Send and return once the status line and headers arrived (the body is still to read).
+
+        `guarded`: the URL is a tenant's, so the connection passes the egress guard.
+        """
         try:
-            response = await self._http.send(method, url, headers, body)
+            response = await self._http.send(method, url, headers, body, guarded=guarded)
+        except EgressRefused:
+            raise UpstreamFailure(
+                "The provider's address is not a public internet address; only the operator can "
+                "allow private hosts"
+            ) from None
         except TRANSPORT_ERRORS as exc:
             raise UpstreamFailure(f"Could not reach the provider: {type(exc).__name__}") from exc
         return UpstreamResponse(

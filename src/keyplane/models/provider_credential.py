@@ -5,21 +5,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyplane.models.base import Base, JSONType, utcnow
+from keyplane.models.base import Base, JSONType, new_uuid, utcnow
+
+PLATFORM_ONLY = text("org_id IS NULL")
 
 
 class ProviderCredential(Base):
+    """`id` is the Bifrost key id, chosen by its owner and unique per org, so two orgs may both
+    name a key "main" and a duplicate says nothing about other orgs; `uid` identifies the row."""
+
     __tablename__ = "provider_credentials"
-    # Names are unique per owner; the service also keeps platform names (org_id NULL) unique.
+    # Names and ids are unique per owner; the service also keeps an org's names and ids apart from
+    # the platform's (org_id NULL), which every org sees. Platform ids are unique among themselves.
     __table_args__ = (
         Index("ix_provider_credentials_provider_org_id", "provider", "org_id"),
         UniqueConstraint("org_id", "name"),
+        UniqueConstraint("org_id", "id"),
+        Index(
+            "uq_provider_credentials_platform_id",
+            "id",
+            unique=True,
+            sqlite_where=PLATFORM_ONLY,
+            postgresql_where=PLATFORM_ONLY,
+        ),
     )
 
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    id: Mapped[str] = mapped_column(String(100))
     org_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), nullable=True
     )

@@ -1,13 +1,15 @@
 """Model discovery: ask the provider which models a credential can use.
 
 Failure reasons are fixed sentences: upstream bodies and URLs may echo the key, so neither is
-ever copied into `description` or a log line.
+ever copied into `description` or a log line. A tenant's URL passes the egress guard at connect
+time too (resolve, check, connect to the checked address), and redirects are never followed.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +18,8 @@ from keyplane.audit.service import record_event
 from keyplane.auth.principal import Principal
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import utcnow
+from keyplane.net.egress import EgressPolicy, EgressRefused, HostUnresolvable, checked_addresses, split_url
+from keyplane.providers.policy import ProviderPolicy, rules_for_owner
 from keyplane.providers.routing import RoutableCredential, to_routable
 from keyplane.providers.secrets import SecretBox
 
@@ -68,22 +72,48 @@ def _parse(payload: Any, list_field: str, id_field: str) -> list[str]:
     return found
 
 
+async def _pinned(url: str, headers: dict[str, str], egress: EgressPolicy) -> tuple[str, dict[str, Any]]:
+    """The URL with its host replaced by a checked address; Host and TLS name stay the original."""
+    try:
+        scheme, host, port = split_url(url)
+        addresses = await checked_addresses(host, port, egress)
+    except EgressRefused:
+        raise DiscoveryFailed(
+            "The provider's address is not a public internet address; only the operator can "
+            "allow private hosts"
+        ) from None
+    except HostUnresolvable:
+        raise DiscoveryFailed("Could not connect to the provider") from None
+    parts = urlsplit(url)
+    address = addresses[0]
+    netloc = f"[{address}]" if ":" in address else address
+    headers["Host"] = parts.netloc
+    extensions: dict[str, Any] = {"sni_hostname": host} if scheme == "https" else {}
+    return urlunsplit(parts._replace(netloc=f"{netloc}:{port}")), extensions
+
+
 async def list_upstream_models(
     credential: RoutableCredential,
     *,
     timeout_seconds: float,
+    egress: EgressPolicy,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[str]:
     """The model ids the provider reports for this credential; raises DiscoveryFailed."""
     url, headers, list_field, id_field = _request(credential)
+    extensions: dict[str, Any] = {}
+    if credential.egress_guarded:
+        url, extensions = await _pinned(url, headers, egress)
     try:
         async with (
-            httpx.AsyncClient(timeout=timeout_seconds, trust_env=False, transport=transport) as client,
-            client.stream("GET", url, headers=headers) as response,
+            httpx.AsyncClient(
+                timeout=timeout_seconds, trust_env=False, transport=transport, follow_redirects=False
+            ) as client,
+            client.stream("GET", url, headers=headers, extensions=extensions) as response,
         ):
             if response.status_code in (401, 403):
                 raise DiscoveryFailed(f"Provider refused the credential (HTTP {response.status_code})")
-            if response.status_code >= 400:
+            if response.status_code >= 300:
                 raise DiscoveryFailed(f"Provider answered HTTP {response.status_code}")
             body = bytearray()
             async for chunk in response.aiter_bytes():
@@ -110,12 +140,14 @@ async def refresh_models(
     row: ProviderCredential,
     box: SecretBox,
     timeout_seconds: float,
+    policy: ProviderPolicy,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> ProviderCredential:
     """Call the provider with this credential, record the models found and the outcome."""
     setting = await session.get(ProviderSetting, row.provider)
+    rules = await rules_for_owner(session, policy, row.org_id)
     # Discovery works on disabled keys too: an operator checks a key before enabling it.
-    routable = to_routable(row, box, setting.base_url if setting else None)
+    routable = to_routable(row, box, setting.base_url if setting else None, rules=rules)
     models: list[str] = []
     try:
         if routable is None:
@@ -123,7 +155,9 @@ async def refresh_models(
                 "The credential cannot be used: no base URL, no usable value (unset environment "
                 "variable?) or a secret that cannot be decrypted"
             )
-        models = await list_upstream_models(routable, timeout_seconds=timeout_seconds, transport=transport)
+        models = await list_upstream_models(
+            routable, timeout_seconds=timeout_seconds, egress=policy.egress, transport=transport
+        )
     except DiscoveryFailed as failure:
         row.status, row.description = STATUS_FAILED, str(failure)
     else:

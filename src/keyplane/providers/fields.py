@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from keyplane.errors import BadRequest
+from keyplane.providers.env_refs import RESERVED_PREFIX
+from keyplane.providers.env_refs import SETTING as ENV_SETTING
+from keyplane.providers.policy import OwnerRules
 from keyplane.providers.schemas import EnvValue, EnvVarIn
 from keyplane.providers.secrets import (
     MASK,
@@ -36,10 +39,27 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _env_name(reference: str, field: str) -> str:
+def _env_name(reference: str, field: str, rules: OwnerRules) -> str:
+    """The referenced name, when this owner may read it; a 400 saying why not otherwise."""
+    if not rules.trusted:
+        raise BadRequest(
+            f"{field}: environment references are reserved to the operator organization; "
+            "send the value itself (it is stored encrypted)",
+            code="env_reference_refused",
+        )
     name = reference[len(ENV_PREFIX) :] if reference.startswith(ENV_PREFIX) else reference
     if not is_valid_env_name(name):
         raise BadRequest(f"{field}: '{ENV_PREFIX}' must be followed by a valid environment variable name")
+    if name.upper().startswith(RESERVED_PREFIX):
+        raise BadRequest(
+            f"{field}: {RESERVED_PREFIX}* variables are keyplane's own settings and cannot be referenced",
+            code="env_reference_refused",
+        )
+    if not rules.env_refs.allows(name):
+        raise BadRequest(
+            f"{field}: the environment variable '{name}' is not in {ENV_SETTING}",
+            code="env_reference_refused",
+        )
     return name
 
 
@@ -50,6 +70,7 @@ def store_field(
     sensitive: bool,
     box: SecretBox,
     previous: dict[str, Any] | None,
+    rules: OwnerRules,
 ) -> dict[str, Any] | None:
     """The stored form of one field; a redacted value equal to the stored preview keeps `previous`.
 
@@ -64,11 +85,11 @@ def store_field(
             reference = reference or literal
             if not reference:
                 raise BadRequest(f"{field}: from_env is true but env_var is empty")
-            return store_env(_env_name(reference, field))
+            return store_env(_env_name(reference, field, rules))
     else:
         literal = raw
         if literal.startswith(ENV_PREFIX):
-            return store_env(_env_name(literal, field))
+            return store_env(_env_name(literal, field, rules))
     if literal == "":
         return None
     if previous and previous.get("kind") == "literal" and literal == previous.get("redacted"):

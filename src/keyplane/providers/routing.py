@@ -24,8 +24,11 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.auth.service import operator_org_id
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.providers.catalog import PROVIDERS, ProviderInfo
+from keyplane.providers.env_refs import EnvRefPolicy
+from keyplane.providers.policy import OwnerRules, ProviderPolicy, is_trusted_owner, owner_rules
 from keyplane.providers.secrets import SecretBox, SecretDecryptError, previous_secret_keys, resolve_secret
 
 logger = logging.getLogger("keyplane.providers")
@@ -33,10 +36,18 @@ logger = logging.getLogger("keyplane.providers")
 T = TypeVar("T")
 WILDCARD = "*"
 _VERSION_SEGMENT = re.compile(r"/v\d+[a-z0-9]*(/|$)")
+# A cloud region is a short slug; anything else would steer the URL built from it to another host.
+REGION = re.compile(r"^[a-z0-9-]{1,40}$")
 
 
 @dataclass(frozen=True, slots=True)
 class RoutableCredential:
+    """One usable credential. `id` is the owner's Bifrost id; `uid` is unique across orgs.
+
+    `egress_guarded`: the base URL comes from a tenant, so every connection to it passes the egress
+    guard (keyplane.net.egress); operator-org credentials and operator-set base URLs do not.
+    """
+
     id: str
     provider: str
     api_style: str
@@ -52,6 +63,8 @@ class RoutableCredential:
     zero_data_retention: bool
     quantization: bool
     azure_api_version: str | None
+    uid: str
+    egress_guarded: bool
     # Resolved provider-specific values the translating adapters need (region, project, ...).
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -113,12 +126,22 @@ def normalize_openai_base(url: str) -> str:
     return url if _VERSION_SEGMENT.search(url) else url + "/v1"
 
 
-def _value(stored: Any, box: SecretBox) -> str | None:
-    return resolve_secret(stored, box) if isinstance(stored, dict) else None
+def _value(stored: Any, box: SecretBox, env_refs: EnvRefPolicy) -> str | None:
+    return resolve_secret(stored, box, env_refs=env_refs) if isinstance(stored, dict) else None
+
+
+def _region(stored: Any, box: SecretBox, env_refs: EnvRefPolicy) -> str | None:
+    region = _value(stored, box, env_refs)
+    return region if region and REGION.match(region) else None
 
 
 def resolve_base_url(
-    info: ProviderInfo, config: Mapping[str, Any], override: str | None, box: SecretBox
+    info: ProviderInfo,
+    config: Mapping[str, Any],
+    override: str | None,
+    box: SecretBox,
+    *,
+    env_refs: EnvRefPolicy,
 ) -> str | None:
     """ProviderSetting override > vllm/ollama/sgl config url > azure endpoint > region URL > default."""
     if override:
@@ -127,19 +150,19 @@ def resolve_base_url(
     if not isinstance(block, Mapping):
         block = {}
     if info.config_field in ("vllm_key_config", "sgl_key_config", "ollama_key_config"):
-        url = _value(block.get("url"), box)
+        url = _value(block.get("url"), box, env_refs)
         if url:
             return url.rstrip("/") if info.api_style == "ollama" else normalize_openai_base(url)
     if info.name == "azure":
-        endpoint = _value(block.get("endpoint"), box)
+        endpoint = _value(block.get("endpoint"), box, env_refs)
         if endpoint:
             return endpoint.rstrip("/")
     if info.name == "bedrock":
-        region = _value(block.get("region"), box)
+        region = _region(block.get("region"), box, env_refs)
         if region:
             return f"https://bedrock-runtime.{region}.amazonaws.com"
     if info.name == "vertex":
-        region = _value(block.get("region"), box)
+        region = _region(block.get("region"), box, env_refs)
         if region:
             host = (
                 "aiplatform.googleapis.com" if region == "global" else f"{region}-aiplatform.googleapis.com"
@@ -148,7 +171,9 @@ def resolve_base_url(
     return info.default_base_url
 
 
-def resolve_extra(info: ProviderInfo, config: Mapping[str, Any], box: SecretBox) -> dict[str, str]:
+def resolve_extra(
+    info: ProviderInfo, config: Mapping[str, Any], box: SecretBox, *, env_refs: EnvRefPolicy
+) -> dict[str, str]:
     """Every scalar field of the provider's config block, resolved (secrets included)."""
     block = config.get(info.config_field or "", {}) if info.config_field else {}
     extra: dict[str, str] = {}
@@ -156,7 +181,7 @@ def resolve_extra(info: ProviderInfo, config: Mapping[str, Any], box: SecretBox)
         return extra
     for name, stored in block.items():
         if isinstance(stored, dict) and "kind" in stored:
-            value = resolve_secret(stored, box)
+            value = resolve_secret(stored, box, env_refs=env_refs)
             if value is not None:
                 extra[name] = value
         elif isinstance(stored, str | bool | int | float):
@@ -164,17 +189,19 @@ def resolve_extra(info: ProviderInfo, config: Mapping[str, Any], box: SecretBox)
     return extra
 
 
-def to_routable(row: ProviderCredential, box: SecretBox, override: str | None) -> RoutableCredential | None:
-    """Resolve one stored credential; None when it cannot be used right now (reason is logged)."""
+def to_routable(
+    row: ProviderCredential, box: SecretBox, override: str | None, *, rules: OwnerRules
+) -> RoutableCredential | None:
+    """Resolve one stored credential under its owner's rules; None when it cannot be used now (logged)."""
     info = PROVIDERS.get(row.provider)
     if info is None:
         logger.warning("credential %s names an unknown provider; skipped", row.id)
         return None
     config = row.config or {}
     try:
-        api_key = resolve_secret(row.value, box)
-        base_url = resolve_base_url(info, config, override, box)
-        extra = resolve_extra(info, config, box)
+        api_key = resolve_secret(row.value, box, env_refs=rules.env_refs)
+        base_url = resolve_base_url(info, config, override, box, env_refs=rules.env_refs)
+        extra = resolve_extra(info, config, box, env_refs=rules.env_refs)
     except SecretDecryptError:
         logger.error("credential %s cannot be decrypted with the configured secret key; skipped", row.id)
         return None
@@ -200,6 +227,8 @@ def to_routable(row: ProviderCredential, box: SecretBox, override: str | None) -
         zero_data_retention=info.zero_data_retention,
         quantization=info.quantization,
         azure_api_version=extra.get("api_version") if info.name == "azure" else None,
+        uid=row.uid,
+        egress_guarded=not rules.trusted and not override,
         extra=MappingProxyType(extra),
     )
 
@@ -214,9 +243,13 @@ async def load_routable_credentials(
     session: AsyncSession,
     org_id: str,
     secret_key: str,
+    policy: ProviderPolicy,
     previous_keys: Sequence[str] | None = None,
 ) -> list[RoutableCredential]:
     """Enabled credentials this org may use: its own (BYOK) and the platform's (org_id NULL).
+
+    Each is resolved under its owner's rules (`policy`): a tenant's env references read nothing
+    and its URLs stay behind the egress guard.
 
     `previous_keys` default: KEYPLANE_SECRET_KEY_PREVIOUS, so a key roll needs no caller change.
     """
@@ -241,9 +274,11 @@ async def load_routable_credentials(
         setting.provider: setting.base_url
         for setting in (await session.execute(select(ProviderSetting))).scalars().all()
     }
+    operator_id = await operator_org_id(session)
     found: list[RoutableCredential] = []
     for row in rows:
-        routable = to_routable(row, box, overrides.get(row.provider))
+        rules = owner_rules(policy, trusted=is_trusted_owner(row.org_id, operator_id))
+        routable = to_routable(row, box, overrides.get(row.provider), rules=rules)
         if routable is not None:
             found.append(routable)
     return found

@@ -3,7 +3,8 @@
 Stored form (a JSON object in the credential row):
 - `{"kind": "literal", "ciphertext": "kp1.<base64>", "redacted": "sk-a****...wxyz"}`: an encrypted
   literal; `redacted` is the masked preview responses show (computed once, so listing never decrypts).
-- `{"kind": "env", "env_var": "NAME"}`: read from the environment each time it is used.
+- `{"kind": "env", "env_var": "NAME"}`: read from the environment each time it is used, when the
+  owner may (operator org only, names in KEYPLANE_ALLOWED_ENV_REFS; see env_refs.py).
 - `{"kind": "plain", "value": "..."}`: a non-secret config value (an Azure endpoint, a region).
 """
 
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from keyplane.errors import KeyplaneError
+from keyplane.providers.env_refs import EnvRefPolicy
 
 TOKEN_PREFIX = "kp1."
 _NONCE_BYTES = 12
@@ -114,15 +116,22 @@ def store_plain(value: str) -> dict[str, Any]:
     return {"kind": "plain", "value": value}
 
 
-def resolve_secret(stored: dict[str, Any] | None, box: SecretBox) -> str | None:
-    """The usable value now: decrypted literal, current environment value, or None when unset."""
+def resolve_secret(stored: dict[str, Any] | None, box: SecretBox, *, env_refs: EnvRefPolicy) -> str | None:
+    """The usable value now: decrypted literal, current environment value, or None when unset.
+
+    An environment reference resolves only when `env_refs` (the owner's rules) allows its name:
+    a tenant's, or one the operator no longer lists, reads nothing.
+    """
     if not stored:
         return None
     kind = stored.get("kind")
     if kind == "literal":
         return box.decrypt(str(stored.get("ciphertext", "")))
     if kind == "env":
-        value = os.environ.get(str(stored.get("env_var", "")))
+        name = str(stored.get("env_var", ""))
+        if not env_refs.allows(name):
+            return None
+        value = os.environ.get(name)
         return value if value else None
     if kind == "plain":
         value = stored.get("value")

@@ -1,9 +1,15 @@
 """Provider credential rules: ownership (platform or BYOK), validation, secrets, audit.
 
-An org's management key sees and changes its own org's credentials; it sees the platform's
-(org_id NULL) read-only when KEYPLANE_SHOW_PLATFORM_CREDENTIALS is on. Platform credentials are
+An org's management key sees its own org's credentials; it sees the platform's (org_id NULL)
+read-only, reduced to name, provider and models, when KEYPLANE_SHOW_PLATFORM_CREDENTIALS is on.
+Changing an org's credentials (create, replace, delete, refresh) takes the admin or owner role
+with providers:write: they decide where the org's traffic and keys go. Platform credentials are
 created and changed by an owner/admin of the operator org (the first organization). Anything else
-is a 404, exactly as if it did not exist.
+is a 404, exactly as if it did not exist. Ids are the owner's: unique within an org and apart
+from the platform's, so two orgs may each have a key "main".
+
+Where a credential leads is its owner's rules (policy.py): only the operator org and the platform
+reference the environment, and a tenant's URLs pass the egress guard.
 """
 
 from __future__ import annotations
@@ -23,12 +29,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
 from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import PROVIDERS_WRITE
 from keyplane.errors import BadRequest, Conflict, NotFound
 from keyplane.models import ProviderCredential, ProviderSetting
-from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_operator_admin
+from keyplane.models.base import new_uuid, utcnow
+from keyplane.orgs.permissions import require_admin, require_operator_admin
 from keyplane.providers.catalog import CONFIG_FIELDS, ProviderInfo, get_provider
 from keyplane.providers.fields import ENV_FIELDS, SENSITIVE_FIELDS, public_form, store_field
+from keyplane.providers.guards import check_deployment_names, check_targets
+from keyplane.providers.policy import OwnerRules, ProviderPolicy, rules_for_owner
 from keyplane.providers.routing import WILDCARD
 from keyplane.providers.schemas import MAX_MODEL_CHARS, CredentialIn
 from keyplane.providers.secrets import SecretBox
@@ -53,6 +62,11 @@ async def _visible(session: AsyncSession, principal: Principal, visibility: Visi
     if visibility.show_platform or principal.is_operator_admin:
         return or_(own, ProviderCredential.org_id.is_(None))
     return own
+
+
+def shows_details(principal: Principal, row: ProviderCredential) -> bool:
+    """Everything of an org's own credentials; of the platform's only to the operator's admins."""
+    return row.org_id is not None or principal.is_operator_admin
 
 
 async def list_credentials(
@@ -92,6 +106,7 @@ async def get_credential(
 async def _writable(
     session: AsyncSession, principal: Principal, provider: str, key_id: str, visibility: Visibility
 ) -> ProviderCredential:
+    require_admin(principal, PROVIDERS_WRITE)
     row = await get_credential(
         session=session, principal=principal, provider=provider, key_id=key_id, visibility=visibility
     )
@@ -146,7 +161,7 @@ def _check_blocks(info: ProviderInfo, body: CredentialIn) -> None:
 
 
 def _store_config(
-    info: ProviderInfo, body: CredentialIn, box: SecretBox, previous: dict[str, Any]
+    info: ProviderInfo, body: CredentialIn, box: SecretBox, previous: dict[str, Any], rules: OwnerRules
 ) -> dict[str, Any]:
     """The provider's block with every EnvVar field in stored form (secrets encrypted)."""
     field = info.config_field
@@ -165,6 +180,7 @@ def _store_config(
             sensitive=name in SENSITIVE_FIELDS.get(field, frozenset()),
             box=box,
             previous=old_block.get(name),
+            rules=rules,
         )
         data.pop(name, None)
         if value is not None:
@@ -222,17 +238,23 @@ async def _provider_base_url(session: AsyncSession, provider: str) -> str | None
     return setting.base_url if setting else None
 
 
-async def _check_name_free(
-    session: AsyncSession, *, name: str, org_id: str | None, exclude_id: str | None
-) -> None:
+async def _check_name_free(session: AsyncSession, *, name: str, org_id: str | None, exclude_uid: str) -> None:
     """Names are unique among what an org sees: its own credentials and the platform's."""
-    query = select(ProviderCredential.id).where(ProviderCredential.name == name)
+    query = select(ProviderCredential.uid).where(ProviderCredential.name == name)
     if org_id is not None:
         query = query.where(or_(ProviderCredential.org_id == org_id, ProviderCredential.org_id.is_(None)))
-    if exclude_id is not None:
-        query = query.where(ProviderCredential.id != exclude_id)
+    query = query.where(ProviderCredential.uid != exclude_uid)
     if (await session.execute(query.limit(1))).first() is not None:
         raise Conflict(f"A key named '{name}' already exists", code="duplicate_name")
+
+
+async def _check_id_free(session: AsyncSession, *, key_id: str, org_id: str | None) -> None:
+    """Ids are unique among what an org sees (its own and the platform's); platform ids everywhere."""
+    query = select(ProviderCredential.uid).where(ProviderCredential.id == key_id)
+    if org_id is not None:
+        query = query.where(or_(ProviderCredential.org_id == org_id, ProviderCredential.org_id.is_(None)))
+    if (await session.execute(query.limit(1))).first() is not None:
+        raise Conflict("A key with this id already exists", code="duplicate_id")
 
 
 async def _apply(
@@ -241,8 +263,10 @@ async def _apply(
     info: ProviderInfo,
     body: CredentialIn,
     box: SecretBox,
+    policy: ProviderPolicy,
 ) -> None:
     """Validate the whole body and write it onto `row` (PUT semantics: every field replaced)."""
+    rules = await rules_for_owner(session, policy, row.org_id)
     _check_blocks(info, body)
     name = body.name.strip()
     if not name:
@@ -251,12 +275,14 @@ async def _apply(
     blacklist = _model_list(body.blacklisted_models or [], "blacklisted_models", allow_wildcard=False)
     aliases = _aliases(body.aliases or {})
     weight = _weight(body.weight)
-    config = _store_config(info, body, box, row.config or {})
+    check_deployment_names(info, models, aliases)
+    config = _store_config(info, body, box, row.config or {}, rules)
     _require_config(info, config, await _provider_base_url(session, info.name))
-    value = store_field(body.value, field="value", sensitive=True, box=box, previous=row.value)
+    await check_targets(info, config, rules)
+    value = store_field(body.value, field="value", sensitive=True, box=box, previous=row.value, rules=rules)
     if value is None and info.requires_value and not (info.name == "azure" and _has_entra_auth(config)):
         raise BadRequest(f"value is required for provider '{info.name}'")
-    await _check_name_free(session, name=name, org_id=row.org_id, exclude_id=row.id)
+    await _check_name_free(session, name=name, org_id=row.org_id, exclude_uid=row.uid)
     row.name = name
     row.value = value
     row.models = models
@@ -297,8 +323,10 @@ async def create_credential(
     provider: str,
     body: CredentialIn,
     box: SecretBox,
+    policy: ProviderPolicy,
 ) -> ProviderCredential:
     info = get_provider(provider)
+    require_admin(principal, PROVIDERS_WRITE)
     org_id: str | None = principal.require_org()
     if body.platform:
         require_operator_admin(principal, "Platform credentials")
@@ -306,10 +334,10 @@ async def create_credential(
     key_id = body.id.strip() if body.id else str(uuid.uuid4())
     if not _ID.match(key_id):
         raise BadRequest("id may contain only letters, digits and . _ : -")
-    if await session.get(ProviderCredential, key_id) is not None:
-        raise Conflict("A key with this id already exists", code="duplicate_id")
+    await _check_id_free(session, key_id=key_id, org_id=org_id)
     now = utcnow()
     row = ProviderCredential(
+        uid=new_uuid(),
         id=key_id,
         org_id=org_id,
         provider=info.name,
@@ -321,7 +349,7 @@ async def create_credential(
         created_at=now,
         updated_at=now,
     )
-    await _apply(session, row, info, body, box)
+    await _apply(session, row, info, body, box, policy)
     session.add(row)
     await _flush(session, "id or name")
     await record_event(
@@ -345,6 +373,7 @@ async def replace_credential(
     body: CredentialIn,
     box: SecretBox,
     visibility: Visibility,
+    policy: ProviderPolicy,
 ) -> ProviderCredential:
     info = get_provider(provider)
     row = await _writable(session, principal, provider, key_id, visibility)
@@ -353,7 +382,7 @@ async def replace_credential(
     if "platform" in body.model_fields_set and body.platform != (row.org_id is None):
         raise BadRequest("platform cannot be changed; create a new key instead")
     before = row.config_hash
-    await _apply(session, row, info, body, box)
+    await _apply(session, row, info, body, box, policy)
     row.updated_at = utcnow()
     await _flush(session, "name")
     await record_event(

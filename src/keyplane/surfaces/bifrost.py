@@ -5,7 +5,8 @@ an `x-api-key` header is never read, so it authenticates nothing. Errors use Bif
 (chosen by path prefix in error_shapes.py).
 
 List shapes: `GET /api/providers/{provider}/keys` answers `{"keys": [...], "total": n}`;
-`GET /api/keys` answers a bare array of key objects, as Bifrost does.
+`GET /api/keys` answers a bare array of key objects, as Bifrost does. A platform key shown to
+anyone but the operator's admins carries only id, name, provider, models and `platform`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import PROVIDERS_READ, PROVIDERS_WRITE, require_scope
+from keyplane.auth.scopes import PROVIDERS_READ, require_scope
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
 from keyplane.models import ProviderCredential
 from keyplane.providers import discovery
 from keyplane.providers import service as credentials
 from keyplane.providers.catalog import CONFIG_FIELDS
 from keyplane.providers.fields import ENV_FIELDS, render_field
+from keyplane.providers.policy import ProviderPolicy
 from keyplane.providers.schemas import CredentialIn
 from keyplane.providers.secrets import SecretBox, box_for
-from keyplane.providers.service import Visibility
+from keyplane.providers.service import Visibility, shows_details
 
 router = APIRouter(prefix="/api", tags=["bifrost"], dependencies=[Depends(require_management_key)])
 
@@ -38,8 +40,20 @@ def visibility(request: Request) -> Visibility:
     return Visibility(show_platform=get_context(request).settings.show_platform_credentials)
 
 
-def key_object(row: ProviderCredential) -> dict[str, Any]:
+def provider_policy(request: Request) -> ProviderPolicy:
+    return ProviderPolicy.from_settings(get_context(request).settings)
+
+
+def key_object(row: ProviderCredential, principal: Principal) -> dict[str, Any]:
     """Seed 003's key object, secrets redacted; keyplane adds provider, platform, discovered_models."""
+    if not shows_details(principal, row):
+        return {
+            "id": row.id,
+            "name": row.name,
+            "models": list(row.models or []),
+            "provider": row.provider,
+            "platform": True,
+        }
     body: dict[str, Any] = {
         "id": row.id,
         "name": row.name,
@@ -77,17 +91,12 @@ def _read(principal: Principal) -> Principal:
     return principal
 
 
-def _write(principal: Principal) -> Principal:
-    require_scope(principal, PROVIDERS_WRITE)
-    return principal
-
-
 @router.get("/keys")
 async def list_all_keys(request: Request, session: Session, principal: ManagementPrincipal) -> list[Any]:
     rows = await credentials.list_credentials(
         session=session, principal=_read(principal), provider=None, visibility=visibility(request)
     )
-    return [key_object(row) for row in rows]
+    return [key_object(row, principal) for row in rows]
 
 
 @router.get("/providers/{provider}/keys")
@@ -97,7 +106,7 @@ async def list_provider_keys(
     rows = await credentials.list_credentials(
         session=session, principal=_read(principal), provider=provider, visibility=visibility(request)
     )
-    return {"keys": [key_object(row) for row in rows], "total": len(rows)}
+    return {"keys": [key_object(row, principal) for row in rows], "total": len(rows)}
 
 
 @router.post("/providers/{provider}/keys")
@@ -105,9 +114,14 @@ async def create_key(
     provider: str, body: CredentialIn, request: Request, session: Session, principal: ManagementPrincipal
 ) -> dict[str, Any]:
     row = await credentials.create_credential(
-        session=session, principal=_write(principal), provider=provider, body=body, box=secret_box(request)
+        session=session,
+        principal=principal,
+        provider=provider,
+        body=body,
+        box=secret_box(request),
+        policy=provider_policy(request),
     )
-    return key_object(row)
+    return key_object(row, principal)
 
 
 @router.get("/providers/{provider}/keys/{key_id}")
@@ -121,7 +135,7 @@ async def get_key(
         key_id=key_id,
         visibility=visibility(request),
     )
-    return key_object(row)
+    return key_object(row, principal)
 
 
 @router.put("/providers/{provider}/keys/{key_id}")
@@ -135,14 +149,15 @@ async def replace_key(
 ) -> dict[str, Any]:
     row = await credentials.replace_credential(
         session=session,
-        principal=_write(principal),
+        principal=principal,
         provider=provider,
         key_id=key_id,
         body=body,
         box=secret_box(request),
         visibility=visibility(request),
+        policy=provider_policy(request),
     )
-    return key_object(row)
+    return key_object(row, principal)
 
 
 @router.delete("/providers/{provider}/keys/{key_id}")
@@ -151,12 +166,12 @@ async def delete_key(
 ) -> dict[str, Any]:
     row = await credentials.delete_credential(
         session=session,
-        principal=_write(principal),
+        principal=principal,
         provider=provider,
         key_id=key_id,
         visibility=visibility(request),
     )
-    return key_object(row)
+    return key_object(row, principal)
 
 
 @router.post("/providers/{provider}/keys/{key_id}/refresh-models")
@@ -165,7 +180,7 @@ async def refresh_models(
 ) -> dict[str, Any]:
     row = await credentials.writable_credential(
         session=session,
-        principal=_write(principal),
+        principal=principal,
         provider=provider,
         key_id=key_id,
         visibility=visibility(request),
@@ -176,5 +191,6 @@ async def refresh_models(
         row=row,
         box=secret_box(request),
         timeout_seconds=get_context(request).settings.provider_discovery_timeout_seconds,
+        policy=provider_policy(request),
     )
-    return key_object(row)
+    return key_object(row, principal)

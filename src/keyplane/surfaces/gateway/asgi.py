@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, KeyplaneError, PayloadTooLarge, ServiceUnavailable
+from keyplane.gateway.loop import LOOP_HEADER
 from keyplane.gateway.service import (
     Admission,
     Gateway,
@@ -47,6 +48,7 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 UPSTREAM_CREDENTIAL_STATUSES = (401, 403)
+LOOP_HEADER_NAME = LOOP_HEADER.lower().encode("latin-1")
 
 
 def gateway_service(context: AppContext) -> Gateway:
@@ -119,6 +121,7 @@ class GatewayHandler:
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
             gateway = gateway_service(self.context)
+            gateway.refuse_loop(_headers(scope, LOOP_HEADER_NAME))
             key = await gateway.authenticate(_header(scope, b"authorization"))
             if operation == MODELS:
                 data = await gateway.list_models(key)
@@ -343,6 +346,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _headers(scope: Scope, name: bytes) -> list[str]:
+    return [value.decode("latin-1") for key, value in scope["headers"] if key == name]
 
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
