@@ -19,7 +19,6 @@ from keyplane.auth.scopes import ORGS_WRITE
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
 from keyplane.keys.service import revoke_member_keys
 from keyplane.models import Membership, User
-from keyplane.models.base import utcnow
 from keyplane.models.membership import ROLES
 from keyplane.orgs.permissions import require_admin
 
