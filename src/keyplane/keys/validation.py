@@ -11,7 +11,7 @@ from keyplane.models.base import utcnow
 
 MAX_NAME_LENGTH = 256
 MAX_DESCRIPTION_LENGTH = 500
-MAX_SCOPES = 10
+MAX_SCOPES = 32  # room for every scope keyplane defines (auth.scopes.ALL_SCOPES)
 MAX_SCOPE_LENGTH = 50
 
 

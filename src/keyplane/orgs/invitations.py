@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.audit.service import record_event
 from keyplane.auth.passwords import verify_password
 from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import ORGS_WRITE
+from keyplane.auth.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.auth.tokens import hash_key
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from keyplane.models import Invitation, Membership, Organization, User
 from keyplane.models.base import utcnow
 from keyplane.models.membership import ROLES
-from keyplane.orgs.permissions import require_admin
+from keyplane.orgs.permissions import require_admin, require_any_scope
 from keyplane.orgs.service import create_user, normalize_email
 
 TOKEN_PREFIX = "kp_inv_"
@@ -106,6 +106,7 @@ async def invite_member(
 async def list_invitations(*, session: AsyncSession, principal: Principal) -> list[Invitation]:
     """The org's open (not yet accepted) invitations, newest first; expired ones included."""
     require_admin(principal)
+    require_any_scope(principal, ORGS_READ, ORGS_WRITE)  # the list is every person's email
     query = (
         select(Invitation)
         .where(Invitation.org_id == principal.require_org(), Invitation.accepted_at.is_(None))

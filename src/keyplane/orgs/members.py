@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
 from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import ORGS_WRITE
+from keyplane.auth.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
 from keyplane.keys.service import revoke_member_keys
 from keyplane.models import Membership, User
 from keyplane.models.membership import ROLES
-from keyplane.orgs.permissions import require_admin
+from keyplane.orgs.permissions import require_admin, require_any_scope
 
 MAX_MEMBERS_PAGE = 1000
 
@@ -44,6 +44,7 @@ def _require_owner_for(principal: Principal, *roles: str | None) -> None:
 
 async def list_members(*, session: AsyncSession, principal: Principal) -> list[Member]:
     require_admin(principal)
+    require_any_scope(principal, ORGS_READ, ORGS_WRITE)  # the list is every person's email
     query = (
         select(Membership, User)
         .join(User, User.id == Membership.user_id)

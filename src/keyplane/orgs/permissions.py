@@ -21,6 +21,12 @@ def require_admin(principal: Principal, scope: str | None = None) -> None:
         require_scope(principal, scope)
 
 
+def require_any_scope(principal: Principal, *scopes: str) -> None:
+    """Refuse a key holding none of `scopes` (e.g. a read allowed by orgs:read or orgs:write)."""
+    if not any(principal.has_scope(scope) for scope in scopes):
+        raise Forbidden(f"This key lacks the '{scopes[0]}' scope", code="missing_scope")
+
+
 def sees_only_own(principal: Principal) -> bool:
     """True when the caller may only see its own (its key creator's) objects and usage."""
     if principal.is_system:

@@ -20,7 +20,7 @@ from keyplane.models import Organization, Workspace
 from keyplane.models.base import utcnow
 from keyplane.models.organization import ORG_STATUSES
 from keyplane.orgs.invitations import IssuedInvitation, issue_invitation
-from keyplane.orgs.permissions import require_operator_admin
+from keyplane.orgs.permissions import require_any_scope, require_operator_admin
 from keyplane.orgs.service import create_organization
 
 MAX_ORGS_PAGE = 500
@@ -35,8 +35,7 @@ class Tenant:
 
 def _require_operator(principal: Principal, scope: str) -> None:
     require_operator_admin(principal, "Organizations other than your own")
-    if not principal.has_scope(scope) and not principal.has_scope(ORGS_WRITE):
-        raise Forbidden(f"This key lacks the '{scope}' scope", code="missing_scope")
+    require_any_scope(principal, scope, ORGS_WRITE)
 
 
 async def _default_workspace_id(session: AsyncSession, org_id: str) -> str:
