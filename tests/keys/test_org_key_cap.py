@@ -20,8 +20,8 @@ from tests.keys.keys_data import set_key_state
 from tests.surfaces.test_portal_envelope import PORTAL, assert_portal_error, create_portal_key, login
 
 MESSAGE = (
-    "Key limit reached: this organization may hold at most {cap} active API keys "
-    "(management and inference together); revoke or delete one first"
+    "Key limit reached: this organization may hold at most {cap} API keys "
+    "(management and inference together, revoked ones not counted); revoke or delete one first"
 )
 
 

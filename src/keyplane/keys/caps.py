@@ -24,8 +24,8 @@ class OrgKeyLimitReached(Forbidden):
 
     def __init__(self, cap: int) -> None:
         super().__init__(
-            f"Key limit reached: this organization may hold at most {cap} active API keys "
-            "(management and inference together); revoke or delete one first",
+            f"Key limit reached: this organization may hold at most {cap} API keys "
+            "(management and inference together, revoked ones not counted); revoke or delete one first",
             code=self.code,
         )
 
