@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
@@ -131,9 +131,9 @@ class Settings(BaseSettings):
         parse_networks(value)
         return value
 
-    @cached_property
+    @property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
-        """KEYPLANE_TRUSTED_PROXIES parsed once (validated at startup)."""
+        """KEYPLANE_TRUSTED_PROXIES parsed (memoized per value, so copies of settings stay right)."""
         return parse_networks(self.trusted_proxies)
 
     @cached_property
@@ -178,6 +178,7 @@ def check_secret_key(value: str, what: str) -> None:
         )
 
 
+@lru_cache(maxsize=16)
 def parse_networks(value: str) -> tuple[IPNetwork, ...]:
     """Comma-separated IPs and CIDRs; a bad entry is a startup error naming KEYPLANE_TRUSTED_PROXIES."""
     networks = []

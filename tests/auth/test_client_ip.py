@@ -3,16 +3,17 @@ and nothing but a parsed IP address ever reaches the audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from functools import partial
 
 import httpx
 import pytest
 
-from keyplane.app import create_app
 from keyplane.auth.client_address import resolve_client_ip
 from keyplane.config import Settings, parse_networks
 from keyplane.context import AppContext
+from tests.auth.helpers import serve
 from tests.factories import bearer, bootstrap_org
 
 Served = Callable[..., AbstractAsyncContextManager[tuple[httpx.AsyncClient, AppContext]]]
@@ -21,18 +22,7 @@ Served = Callable[..., AbstractAsyncContextManager[tuple[httpx.AsyncClient, AppC
 @pytest.fixture
 def served(settings: Settings) -> Served:
     """The app with some settings changed, reached from a chosen socket peer."""
-
-    @asynccontextmanager
-    async def serve(
-        *, peer: str = "10.1.2.3", trusted_proxies: str = ""
-    ) -> AsyncIterator[tuple[httpx.AsyncClient, AppContext]]:
-        app = create_app(settings.model_copy(update={"trusted_proxies": trusted_proxies}))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, client=(peer, 40000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                yield http, app.state.keyplane
-
-    return serve
+    return partial(serve, settings)
 
 
 async def _audited_ip(http: httpx.AsyncClient, context: AppContext, forwarded_for: list[str]) -> str | None:
