@@ -40,15 +40,15 @@ ADMIT = """
 local wait = 0
 for i, key in ipairs(KEYS) do
   if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then
-    local ttl = redis.call('TTL', key)
+    local ttl = redis.call('PTTL', key)
     if ttl < 0 then
       redis.call('EXPIRE', key, ARGV[1])
-      ttl = tonumber(ARGV[1])
+      ttl = tonumber(ARGV[1]) * 1000
     end
     if ttl > wait then wait = ttl end
   end
 end
-if wait > 0 then return wait end
+if wait > 0 then return math.ceil(wait / 1000) end
 for _, key in ipairs(KEYS) do
   if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[1]) end
 end
@@ -138,7 +138,6 @@ class LoginThrottle:
     def __init__(self, limits: LoginLimits, client: Redis | None = None) -> None:
         self.limits = limits
         self.local = LocalCounters(limits.window_seconds)
-        self._client = client
         self._admit = client.register_script(ADMIT) if client is not None else None
         self._forgive = client.register_script(FORGIVE) if client is not None else None
         self._skip_until = 0.0
