@@ -55,6 +55,7 @@ async def make_key(
                 reach=reach,
                 scopes=scopes or [],
             ),
+            default_org_cap=context.settings.max_keys_per_org,
         )
         return plaintext
 

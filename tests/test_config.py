@@ -21,7 +21,8 @@ def test_secret_key_is_generated_once_and_reused(tmp_path: Path) -> None:
 
 def test_configured_secret_key_wins_over_the_file(tmp_path: Path) -> None:
     load_or_create_secret_key(tmp_path)
-    assert Settings(data_dir=tmp_path, secret_key="explicit").resolved_secret_key == "explicit"
+    explicit = "explicit-secret-key-of-32-bytes!"
+    assert Settings(data_dir=tmp_path, secret_key=explicit).resolved_secret_key == explicit
 
 
 def test_plain_urls_get_async_drivers() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from keyplane import __version__
+from keyplane.auth.throttle import start_login_throttle
 from keyplane.billing.compaction import start_ledger_compactor
 from keyplane.config import Settings, get_settings
 from keyplane.context import AppContext
@@ -42,6 +43,7 @@ LifespanHook = Callable[[AppContext, AsyncExitStack], Awaitable[None]]
 LIFESPAN_HOOKS: list[LifespanHook] = []
 LIFESPAN_HOOKS.append(start_gateway)
 LIFESPAN_HOOKS.append(start_ledger_compactor)
+LIFESPAN_HOOKS.append(start_login_throttle)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keyplane.net.egress import egress_policy
 from keyplane.providers.env_refs import env_ref_policy
 
 SECRET_KEY_FILE = "secret_key"
+DATABASE_FILE = "keyplane.db"
+# HKDF and HS256 get no stronger than their input: 32 bytes (256 bits) is the floor for a secret.
+MIN_SECRET_KEY_BYTES = 32
+DEFAULT_MAX_KEYS_PER_ORG = 1000
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ValueError):
+    """A setting keyplane cannot start with; the message names the variable or file to fix."""
 
 
 class Settings(BaseSettings):
@@ -67,6 +80,18 @@ class Settings(BaseSettings):
     )
     management_keys_per_user: int = Field(default=10, ge=1)
     inference_keys_per_user: int = Field(default=100, ge=1)
+    max_keys_per_org: int = Field(
+        default=DEFAULT_MAX_KEYS_PER_ORG,
+        ge=1,
+        description="Unrevoked keys an org may hold when its max_api_keys is NULL.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed; empty = never.",
+    )
+    login_max_failures_per_email: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
 
     @field_validator("allowed_env_refs")
     @classmethod
@@ -85,19 +110,47 @@ class Settings(BaseSettings):
     def _upper_currency(cls, value: str) -> str:
         return value.upper()
 
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: str | None) -> str | None:
+        if value:
+            check_secret_key(value, "KEYPLANE_SECRET_KEY")
+        return value
+
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _long_previous_keys(cls, value: str | None) -> str | None:
+        for entry in (value or "").split(","):
+            if entry.strip():
+                check_secret_key(entry.strip(), "each KEYPLANE_SECRET_KEY_PREVIOUS entry")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """KEYPLANE_TRUSTED_PROXIES parsed (memoized per value, so copies of settings stay right)."""
+        return parse_networks(self.trusted_proxies)
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The configured URL, or an SQLite file inside the data directory."""
         if self.database_url:
             return normalize_database_url(self.database_url)
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'keyplane.db').resolve()}"
+        return f"sqlite+aiosqlite:///{(self.data_dir / DATABASE_FILE).resolve()}"
 
     @cached_property
     def resolved_secret_key(self) -> str:
         """The configured secret, else the one generated once into the data directory."""
         if self.secret_key:
             return self.secret_key
-        return load_or_create_secret_key(self.data_dir)
+        value = load_or_create_secret_key(self.data_dir)
+        check_secret_key(value, f"the secret key in {self.data_dir / SECRET_KEY_FILE}")
+        return value
 
     @property
     def is_sqlite(self) -> bool:
@@ -116,9 +169,50 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def check_secret_key(value: str, what: str) -> None:
+    """Refuse a secret too short to sign sessions and derive encryption keys from."""
+    if len(value.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+        raise SettingsError(
+            f"{what} must be at least {MIN_SECRET_KEY_BYTES} bytes long "
+            "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+
+
+@lru_cache(maxsize=16)
+def parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated IPs and CIDRs; a bad entry is a startup error naming KEYPLANE_TRUSTED_PROXIES."""
+    networks = []
+    for entry in value.split(","):
+        if entry.strip():
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError as exc:
+                raise SettingsError(
+                    f"KEYPLANE_TRUSTED_PROXIES: '{entry.strip()[:64]}' is not an IP address or CIDR"
+                ) from exc
+    return tuple(networks)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create a directory only its owner can enter (it holds the database and the secret key)."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        path.chmod(PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask; be exact
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per bad setting, named as the environment variable the operator sets."""
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        lines.append(message if "KEYPLANE_" in message else f"KEYPLANE_{field.upper()}: {message}")
+    return "; ".join(lines)
+
+
 def load_or_create_secret_key(data_dir: Path) -> str:
     """Generate the secret once, never overwrite it: rotating it would orphan encrypted secrets."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     path = data_dir / SECRET_KEY_FILE
     if path.exists():
         value = path.read_text().strip()
@@ -126,7 +220,7 @@ def load_or_create_secret_key(data_dir: Path) -> str:
             return value
     value = secrets.token_urlsafe(48)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     except FileExistsError:  # another worker won the race: use its key
         return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,23 +22,44 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from keyplane.config import PRIVATE_FILE_MODE, make_private_dir
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine tuned per backend: WAL and a busy timeout on SQLite, a bounded pool on PostgreSQL."""
     if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
+        prepare_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split(":///", 1)[-1]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+def sqlite_path(url: str) -> Path | None:
+    """The file an SQLite URL names, or None (in-memory, URI form, no path)."""
+    if ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
+def prepare_sqlite_file(url: str) -> None:
+    """Create the database file owner-only before SQLite does (it would make it 0644); its -wal
+    and -shm files take the database file's mode, so they are owner-only too."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    make_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:  # an existing database keeps the mode its operator gave it
+        return
+    os.fchmod(fd, PRIVATE_FILE_MODE)  # exact, whatever the umask
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.auth.client_address import resolve_client_ip
 from keyplane.auth.principal import Principal
 from keyplane.auth.service import authenticate_bearer
 from keyplane.context import AppContext
@@ -36,10 +37,12 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def client_ip(request: Request) -> str | None:
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else None
+    """The caller's IP for audit rows and login throttling; X-Forwarded-For only via trusted proxies."""
+    return resolve_client_ip(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        get_context(request).settings.trusted_proxy_networks,
+    )
 
 
 def bearer_token(request: Request) -> str:

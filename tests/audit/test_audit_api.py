@@ -11,6 +11,7 @@ from tests.factories import add_user, bearer, make_key, make_org
 
 
 async def make_changes(client: httpx.AsyncClient, org: BootstrapResult) -> str:
+    # A forged X-Forwarded-For: no proxy is trusted by default, so the socket peer is recorded.
     headers = {**bearer(org.management_key), "X-Forwarded-For": "203.0.113.9"}
     created = await client.post("/api/v1/keys", json={"name": "audited"}, headers=headers)
     key_hash: str = created.json()["data"]["hash"]
@@ -32,7 +33,7 @@ async def test_changes_are_listed_newest_first_with_actor_and_address(
     updated = events[2]
     assert (updated["object_type"], updated["object_id"]) == ("api_key", key_hash)
     assert (updated["actor_type"], updated["actor_id"]) == ("api_key", org.management_key_hash)
-    assert updated["ip_address"] == "203.0.113.9"
+    assert updated["ip_address"] == "127.0.0.1"  # httpx's ASGI transport peer
     assert updated["details"] == {"changes": {"disabled": True, "disabled_by_admin": True}}
     assert updated["created_at"].endswith("Z")
 

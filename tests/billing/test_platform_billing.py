@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from keyplane.billing.ledger import balance_nanos
 from keyplane.context import AppContext
@@ -53,13 +54,46 @@ async def test_the_operator_credits_another_org_by_id(
     assert await _balance(context, org.org_id) == 0
 
 
+UNKNOWN_ORG = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.mark.parametrize("target", ["own", "operator", "other tenant", "unknown", "garbage"])
+async def test_a_tenant_gets_the_same_403_whether_the_org_id_exists_or_not(
+    client: httpx.AsyncClient, org: BootstrapResult, context: AppContext, target: str
+) -> None:
+    """No existence oracle: a tenant probing org ids learns nothing from the answer."""
+    tenant = await make_org(context, name="Tenant", email="owner@tenant.test")
+    other = await make_org(context, name="Other", email="owner@other.test")
+    org_id = {
+        "own": tenant.org_id,
+        "operator": org.org_id,
+        "other tenant": other.org_id,
+        "unknown": UNKNOWN_ORG,
+        "garbage": "x" * 36,
+    }[target]
+    response = await client.post(
+        "/api/v1/billing/credits", json={"amount": 5, "org_id": org_id}, headers=bearer(tenant.management_key)
+    )
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": {
+            "code": 403,
+            "message": "Credits belong to the platform: only an owner or admin of the operator "
+            "organization may change them",
+        }
+    }
+    assert [await _balance(context, o) for o in (org.org_id, tenant.org_id, other.org_id)] == [0, 0, 0]
+
+
 async def test_crediting_an_unknown_org_is_404_and_changes_nothing(
     client: httpx.AsyncClient, org: BootstrapResult, context: AppContext
 ) -> None:
     response = await client.post(
         "/api/v1/billing/credits",
-        json={"amount": 5, "org_id": "00000000-0000-0000-0000-000000000000"},
+        json={"amount": 5, "org_id": UNKNOWN_ORG},
         headers=bearer(org.management_key),
     )
     assert response.json() == {"error": {"code": 404, "message": "Organization not found"}}
     assert await _balance(context, org.org_id) == 0
+    events = await client.get("/api/v1/audit-events", headers=bearer(org.management_key))
+    assert "credits.added" not in [e["action"] for e in events.json()["data"]]

@@ -56,3 +56,24 @@ def test_the_printed_management_key_and_password_work_on_a_server(
     )
     assert (keys.status_code, login.status_code) == (200, 200)
     assert result["password_generated"] is False
+
+
+def test_init_leaves_the_data_directory_and_database_owner_only(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = server_env(f"sqlite:///{data_dir / 'keyplane.db'}", data_dir, KEYPLANE_SECRET_KEY="")
+    done = run_cli(["init", "--json"], env)  # the secret key is generated into the data directory
+    assert done.returncode == 0, done.stderr
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (data_dir, *data_dir.iterdir())}
+    assert modes["data"] == 0o700
+    assert modes["keyplane.db"] == modes["secret_key"] == 0o600
+    assert all(mode == 0o600 for name, mode in modes.items() if name.startswith("keyplane.db-"))
+
+
+def test_a_short_secret_key_stops_the_cli_naming_the_variable(tmp_path: Path) -> None:
+    env = server_env(f"sqlite:///{tmp_path / 'data' / 'keyplane.db'}", tmp_path / "data", secret_key="short")
+    for command in (["init", "--json"], ["serve", "--port", "1"]):
+        done = run_cli(command, env)
+        assert done.returncode == 1
+        assert "KEYPLANE_SECRET_KEY must be at least 32 bytes" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "data" / "keyplane.db").exists()

@@ -41,6 +41,7 @@ async def make_keys(
                 session=session,
                 principal=owner_of(org),
                 params=KeyCreate(name=f"{prefix}-{index:04d}", workspace_id=workspace_id),
+                default_org_cap=context.settings.max_keys_per_org,
             )
             key.created_at = base + timedelta(seconds=index)
             hashes.append(key.hash)

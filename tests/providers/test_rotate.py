@@ -129,5 +129,5 @@ async def test_file_based_key_is_switched_in_the_data_dir(
 
 
 async def test_short_new_key_is_refused(settings: Settings) -> None:
-    code, output = await asyncio.to_thread(_rotate, settings, "short")
-    assert code != 0 and "at least 16 characters" in output
+    code, output = await asyncio.to_thread(_rotate, settings, "k" * 31)  # one byte short
+    assert code != 0 and "at least 32 bytes" in output

@@ -515,7 +515,6 @@ async def test_only_operator_admins_change_platform_credentials(
 
 
 @MODULE_LOOP
-@pytest.mark.xfail(strict=True, reason="finding: POST /billing/credits looks the org up before refusing")
 async def test_a_tenant_crediting_any_org_gets_one_answer_whether_it_exists_or_not(world: World) -> None:
     answers = [
         await world.client.post(

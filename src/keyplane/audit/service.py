@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.auth.client_address import valid_ip_text
 from keyplane.auth.principal import Principal
 from keyplane.models import AuditEvent
 
@@ -29,7 +30,7 @@ async def record_event(
         object_type=object_type,
         object_id=object_id,
         details=details or {},
-        ip_address=principal.ip_address,
+        ip_address=valid_ip_text(principal.ip_address),  # never header text in the trail
     )
     session.add(event)
     await session.flush()

@@ -13,6 +13,7 @@ from keyplane.errors import BadRequest, NotFound
 from keyplane.models import LedgerEntry, Membership
 from keyplane.models.base import utcnow
 from keyplane.orgs.permissions import require_admin, require_operator_admin
+from keyplane.orgs.service import existing_org_id
 
 MAX_CREDIT_NANOS = int(MAX_USD * NANOS_PER_USD)
 MAX_NOTE_LENGTH = 500
@@ -38,6 +39,8 @@ async def add_credit(
     """Append a positive credit (operator admins with billing:write only) and audit it as credits.added."""
     require_admin(principal, BILLING_WRITE)
     require_operator_admin(principal, "Credits")  # a tenant crediting itself voids balances
+    # Only after the operator check: a tenant learns nothing about which org ids exist.
+    await existing_org_id(session, org_id)
     if isinstance(amount_nanos, bool) or not isinstance(amount_nanos, int):
         raise BadRequest("amount must be a number")
     if amount_nanos <= 0:

@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+
+from keyplane.config import Settings, SettingsError, describe_settings_error, get_settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,3 +43,16 @@ def print_record(record: dict[str, Any]) -> None:
 def fail(message: str, code: int = 1) -> typer.Exit:
     err_console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
+
+
+def settings_or_fail(*, with_secret: bool = True) -> Settings:
+    """The settings, or exit 1 with the variable to fix (no traceback for a configuration mistake)."""
+    try:
+        settings = get_settings()
+        if with_secret:
+            settings.resolved_secret_key  # noqa: B018 - a short key in the key file stops here too
+    except ValidationError as exc:
+        raise fail(f"invalid settings: {describe_settings_error(exc)}") from exc
+    except SettingsError as exc:
+        raise fail(f"invalid settings: {exc}") from exc
+    return settings

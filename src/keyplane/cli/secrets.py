@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Annotated
 
 import typer
 
-from keyplane.cli.output import console, fail, print_json
-from keyplane.config import SECRET_KEY_FILE, get_settings
+from keyplane.cli.output import console, fail, print_json, settings_or_fail
+from keyplane.config import MIN_SECRET_KEY_BYTES, PRIVATE_FILE_MODE, SECRET_KEY_FILE
 from keyplane.db import create_engine, create_sessionmaker, session_scope
 from keyplane.errors import KeyplaneError
 from keyplane.providers.rotation import rotate_secrets
 from keyplane.providers.secrets import SecretBox, previous_secret_keys
-
-MIN_SECRET_KEY_CHARS = 16
 
 app = typer.Typer(help="Provider secrets encrypted at rest.", no_args_is_help=True)
 
@@ -28,9 +27,9 @@ def rotate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")] = False,
 ) -> None:
     """Re-encrypt every provider secret under a new key, in one transaction (all or nothing)."""
-    if len(new_secret_key) < MIN_SECRET_KEY_CHARS:
-        raise fail(f"The new secret key must be at least {MIN_SECRET_KEY_CHARS} characters")
-    settings = get_settings()
+    if len(new_secret_key.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+        raise fail(f"The new secret key must be at least {MIN_SECRET_KEY_BYTES} bytes long")
+    settings = settings_or_fail()
     current = settings.resolved_secret_key
     # Old keys: the current one and any still listed as previous; the new key too, so a second
     # run (to catch writes made by instances still on the old key) is harmless.
@@ -55,8 +54,10 @@ def rotate(
     if not settings.secret_key:
         # The key lives in the data directory (single-node default): switch it there too.
         path = settings.data_dir / SECRET_KEY_FILE
-        path.write_text(new_secret_key + "\n")
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # owner-only before the new key is written
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_secret_key + "\n")
         key_file_updated = True
     if as_json:
         print_json({"secrets_reencrypted": moved, "key_file_updated": key_file_updated})

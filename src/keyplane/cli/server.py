@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from keyplane.cli.output import console, fail, print_json, print_record
-from keyplane.config import get_settings
+from keyplane.cli.output import console, fail, print_json, print_record, settings_or_fail
+from keyplane.config import Settings
 from keyplane.db import (
     create_engine,
     create_sessionmaker,
@@ -34,8 +34,9 @@ def init(
     """Migrate an empty database and create the first org, its owner and a management key."""
     generated = password is None
     password = password or secrets.token_urlsafe(18)
+    settings = settings_or_fail()
     try:
-        result = asyncio.run(_init(org, email, password))
+        result = asyncio.run(_init(settings, org, email, password))
     except KeyplaneError as exc:
         raise fail(exc.message) from exc
     if result is None and skip_if_initialized:
@@ -60,8 +61,7 @@ def init(
     console.print("[yellow]Store the password and management key now: they are not shown again.[/yellow]")
 
 
-async def _init(org: str, email: str, password: str) -> BootstrapResult | None:
-    settings = get_settings()
+async def _init(settings: Settings, org: str, email: str, password: str) -> BootstrapResult | None:
     await upgrade_database(settings.resolved_database_url)
     engine = create_engine(settings.resolved_database_url)
     try:
@@ -75,7 +75,7 @@ async def _init(org: str, email: str, password: str) -> BootstrapResult | None:
 
 def migrate() -> None:
     """Apply pending database migrations (needed before serve on PostgreSQL)."""
-    settings = get_settings()
+    settings = settings_or_fail(with_secret=False)
     asyncio.run(upgrade_database(settings.resolved_database_url))
     console.print("database is up to date")
 
@@ -92,10 +92,9 @@ def serve(
     """Start the API server; /healthz answers 200 once it is ready."""
     import uvicorn
 
-    settings = get_settings()
+    settings = settings_or_fail()  # also creates the secret once, before workers race for it
     if migrate_first if migrate_first is not None else settings.is_sqlite:
         asyncio.run(upgrade_database(settings.resolved_database_url))
-    settings.resolved_secret_key  # noqa: B018 - create the secret once, before workers race for it
     uvicorn.run(
         "keyplane.asgi:app",
         host=host,
@@ -103,6 +102,9 @@ def serve(
         workers=workers,
         log_level=settings.log_level,
         factory=False,
-        proxy_headers=True,
+        # Client addresses and schemes from X-Forwarded-* only when the peer is a trusted proxy
+        # (KEYPLANE_TRUSTED_PROXIES; keyplane.deps.client_ip applies the same rule).
+        proxy_headers=bool(settings.trusted_proxy_networks),
+        forwarded_allow_ips=settings.trusted_proxies,
         timeout_graceful_shutdown=30,
     )

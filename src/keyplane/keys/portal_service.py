@@ -16,9 +16,9 @@ from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import ALL_SCOPES, BALANCE_READ, USAGE_READ
 from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.keys import service as keys
+from keyplane.keys.caps import check_active_key_cap, lock_membership
 from keyplane.keys.portal_schemas import PORTAL_NAME_MAX, PortalKeyCreate, PortalKeyUpdate
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
-from keyplane.keys.user_keys import check_active_key_cap, lock_membership
 from keyplane.keys.validation import check_scopes, clean_name
 from keyplane.models import ApiKey, Membership
 from keyplane.models.base import utcnow
@@ -106,7 +106,7 @@ async def _target_membership(session: AsyncSession, user_id: str, org_id: str | 
 
 
 async def create_portal_key(
-    *, session: AsyncSession, user: Principal, params: PortalKeyCreate, cap: int
+    *, session: AsyncSession, user: Principal, params: PortalKeyCreate, cap: int, default_org_cap: int
 ) -> tuple[ApiKey, str]:
     """Issue an sk_mg_ key; the plaintext is returned once."""
     user_id = _user(user)
@@ -126,6 +126,7 @@ async def create_portal_key(
             scopes=scopes,
             reach="org" if params.org_id is not None else "user",
         ),
+        default_org_cap=default_org_cap,
     )
 
 
@@ -206,7 +207,9 @@ async def revoke_portal_key(*, session: AsyncSession, user: Principal, key_id: s
     return await keys.revoke_key(session=session, principal=member, key=key)
 
 
-async def restore_portal_key(*, session: AsyncSession, user: Principal, key_id: str, cap: int) -> ApiKey:
+async def restore_portal_key(
+    *, session: AsyncSession, user: Principal, key_id: str, cap: int, default_org_cap: int
+) -> ApiKey:
     """Makes a revoked (or disabled) key work again, within the active-key cap and the keys
     service's rules (org-level keys and keys an admin disabled need an admin)."""
     key, member = await _find_portal_key(session, user, key_id)
@@ -215,4 +218,4 @@ async def restore_portal_key(*, session: AsyncSession, user: Principal, key_id: 
     keys.require_may_restore(member, key)
     if key.revoked and (key.expires_at is None or key.expires_at > utcnow()):
         await _check_cap_for(session, user, key, cap)
-    return await keys.restore_key(session=session, principal=member, key=key)
+    return await keys.restore_key(session=session, principal=member, key=key, default_org_cap=default_org_cap)

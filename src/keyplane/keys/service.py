@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
@@ -19,6 +19,7 @@ from keyplane.auth.tokens import generate_key, hash_key, mask_key
 from keyplane.billing.money import usd_to_nanos
 from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.keys import repository
+from keyplane.keys.caps import check_org_key_cap
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
 from keyplane.keys.validation import (
     check_description,
@@ -43,9 +44,10 @@ async def create_key(
     session: AsyncSession,
     principal: Principal,
     params: KeyCreate,
-    max_per_user: int | None = None,
+    default_org_cap: int,
 ) -> tuple[ApiKey, str]:
-    """Issue a key in the principal's org; the plaintext is returned here and never again."""
+    """Issue a key in the principal's org, within its key cap (organizations.max_api_keys, else
+    `default_org_cap` = KEYPLANE_MAX_KEYS_PER_ORG); the plaintext is returned here and never again."""
     org_id = principal.require_org() if principal.org_id else None
     if org_id is None:
         raise BadRequest("No organization to create the key in")
@@ -59,8 +61,7 @@ async def create_key(
     check_rate_limit(params.rate_limit_tpm, "rate_limit_tpm")
     workspace = await workspace_in_org(session=session, org_id=org_id, workspace_id=params.workspace_id)
     creator = _resolve_creator(principal, params.creator_user_id)
-    if max_per_user is not None and creator is not None:
-        await _check_key_cap(session, org_id=org_id, user_id=creator, kind=params.kind, cap=max_per_user)
+    await check_org_key_cap(session, org_id=org_id, default_cap=default_org_cap)
 
     plaintext = generate_key(params.kind)
     key = ApiKey(
@@ -107,23 +108,6 @@ def _resolve_creator(principal: Principal, requested: str | None) -> str | None:
             code="creator_user_id_not_allowed",
         )
     return principal.user_id
-
-
-async def _check_key_cap(session: AsyncSession, *, org_id: str, user_id: str, kind: str, cap: int) -> None:
-    count = (
-        await session.execute(
-            select(func.count())
-            .select_from(ApiKey)
-            .where(
-                ApiKey.org_id == org_id,
-                ApiKey.creator_user_id == user_id,
-                ApiKey.kind == kind,
-                ApiKey.revoked.is_(False),
-            )
-        )
-    ).scalar_one()
-    if count >= cap:
-        raise BadRequest(f"Key limit reached: at most {cap} active {kind} keys per user")
 
 
 async def list_keys(
@@ -253,9 +237,14 @@ def require_may_restore(principal: Principal, key: ApiKey) -> None:
     require_may_enable(principal, key)
 
 
-async def restore_key(*, session: AsyncSession, principal: Principal, key: ApiKey) -> ApiKey:
-    """Make a revoked or disabled key work again, if require_may_restore allows it."""
+async def restore_key(
+    *, session: AsyncSession, principal: Principal, key: ApiKey, default_org_cap: int
+) -> ApiKey:
+    """Make a revoked or disabled key work again, if require_may_restore allows it; a revoked key
+    counts against the org's key cap again, like a new one."""
     require_may_restore(principal, key)
+    if key.revoked:
+        await check_org_key_cap(session, org_id=key.org_id, default_cap=default_org_cap)
     key.disabled = key.disabled_by_admin = False
     return await _set_revoked(session=session, principal=principal, key=key, revoked=False)
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import KEYS_READ, KEYS_WRITE, require_scope
 from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.keys import service as keys
+from keyplane.keys.caps import check_active_key_cap, lock_membership
 from keyplane.keys.schemas import KeyCreate
 from keyplane.keys.validation import clean_name
-from keyplane.models import ApiKey, Membership
-from keyplane.models.base import utcnow
+from keyplane.models import ApiKey
 
 
 def owner_of(principal: Principal) -> str:
@@ -20,44 +20,6 @@ def owner_of(principal: Principal) -> str:
     if principal.user_id is None:
         raise Forbidden("This key has no owning user", code="no_owner")
     return principal.user_id
-
-
-async def lock_membership(session: AsyncSession, *, org_id: str, user_id: str) -> Membership | None:
-    """Serialize one user's key creations so caps and unique names are checked in turn.
-
-    A no-op UPDATE of the member row takes the row lock on PostgreSQL and the database write lock
-    on SQLite (whose SELECT ... FOR UPDATE does nothing), held until the transaction ends.
-    """
-    where = (Membership.org_id == org_id, Membership.user_id == user_id)
-    await session.execute(update(Membership).where(*where).values(role=Membership.role))
-    return (await session.execute(select(Membership).where(*where))).scalar_one_or_none()
-
-
-async def count_active_keys(session: AsyncSession, *, org_id: str, user_id: str, kind: str) -> int:
-    """Keys that still work or could: neither revoked nor expired."""
-    query = (
-        select(func.count())
-        .select_from(ApiKey)
-        .where(
-            ApiKey.org_id == org_id,
-            ApiKey.creator_user_id == user_id,
-            ApiKey.kind == kind,
-            ApiKey.revoked.is_(False),
-            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
-        )
-    )
-    return int((await session.execute(query)).scalar_one())
-
-
-async def check_active_key_cap(
-    session: AsyncSession, *, org_id: str, user_id: str, kind: str, cap: int
-) -> None:
-    if await count_active_keys(session, org_id=org_id, user_id=user_id, kind=kind) >= cap:
-        raise BadRequest(
-            f"Key limit reached: at most {cap} active {kind} keys per user in an organization; "
-            "revoke or delete one first",
-            code="key_limit_reached",
-        )
 
 
 async def list_user_keys(*, session: AsyncSession, principal: Principal) -> list[ApiKey]:
@@ -80,7 +42,13 @@ async def _keys_named(session: AsyncSession, principal: Principal, user_id: str,
 
 
 async def create_named_key(
-    *, session: AsyncSession, principal: Principal, name: str, management: bool, cap: int
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    name: str,
+    management: bool,
+    cap: int,
+    default_org_cap: int,
 ) -> tuple[ApiKey, str]:
     """A new key for the caller's user in the caller's workspace; a management key never gets
     more reach or scopes than the key that creates it."""
@@ -103,7 +71,9 @@ async def create_named_key(
         # The reach the caller holds now (a demoted admin's org-level key holds only user reach).
         reach=("org" if principal.is_org_reach else "user") if management else "org",
     )
-    return await keys.create_key(session=session, principal=principal, params=params)
+    return await keys.create_key(
+        session=session, principal=principal, params=params, default_org_cap=default_org_cap
+    )
 
 
 async def delete_named_key(*, session: AsyncSession, principal: Principal, name: str) -> ApiKey:

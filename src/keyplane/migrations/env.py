@@ -38,9 +38,9 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     url = _url()
     if url.startswith("sqlite"):
-        from keyplane.db import _ensure_sqlite_dir
+        from keyplane.db import prepare_sqlite_file
 
-        _ensure_sqlite_dir(url)
+        prepare_sqlite_file(url)
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
 from keyplane.auth.principal import SYSTEM, Principal
+from keyplane.config import DEFAULT_MAX_KEYS_PER_ORG
 from keyplane.keys.schemas import KeyCreate
 from keyplane.keys.service import create_key
 from keyplane.orgs.service import add_member, create_organization, create_user
@@ -32,6 +33,7 @@ async def bootstrap(*, session: AsyncSession, org_name: str, email: str, passwor
         session=session,
         principal=owner,
         params=KeyCreate(name="bootstrap management key", kind="management", reach="org"),
+        default_org_cap=DEFAULT_MAX_KEYS_PER_ORG,  # a new org's first key: any cap admits it
     )
     await record_event(
         session=session,

@@ -81,6 +81,7 @@ async def create_api_key(
         name=body.name,
         management=body.is_management_key,
         cap=cap,
+        default_org_cap=settings.max_keys_per_org,
     )
     return JSONResponse(
         {"name": key.name, "is_management_key": key.is_management, "api_key": plaintext}, status_code=201

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from keyplane.auth.service import authenticate_password
 from keyplane.auth.sessions import issue_session_token
-from keyplane.deps import Session, UserPrincipal, get_context, require_user_session
+from keyplane.auth.throttle import authenticate_login, login_throttle
+from keyplane.deps import Session, UserPrincipal, client_ip, get_context, require_user_session
 from keyplane.models import User
 from keyplane.orgs.service import memberships_of
 
@@ -24,8 +24,14 @@ class LoginBody(BaseModel):
 
 @public.post("/login")
 async def login(body: LoginBody, request: Request, session: Session) -> dict[str, Any]:
-    user = await authenticate_password(session, email=body.email, password=body.password)
     context = get_context(request)
+    user = await authenticate_login(
+        session=session,
+        throttle=login_throttle(context),
+        email=body.email,
+        password=body.password,
+        ip_address=client_ip(request),
+    )
     token, expires_at = issue_session_token(
         user.id, secret=context.secret_key, ttl_seconds=context.settings.jwt_ttl_seconds
     )

@@ -15,7 +15,6 @@ from keyplane.deps import ManagementPrincipal, Session, get_context, require_man
 from keyplane.errors import BadRequest, Forbidden
 from keyplane.models import ExchangeRate, LedgerEntry
 from keyplane.orgs.permissions import sees_only_own
-from keyplane.orgs.service import existing_org_id
 from keyplane.orgs.tenants import reading_as
 from keyplane.surfaces.native_params import CodeQuery, Id, IdQuery, Note, OrgIdQuery
 from keyplane.surfaces.openrouter_shapes import iso
@@ -108,7 +107,7 @@ async def add_credit(
     entry = await ledger.add_credit(
         session=session,
         principal=principal,
-        org_id=await existing_org_id(session, body.org_id) if body.org_id else principal.require_org(),
+        org_id=body.org_id or principal.require_org(),
         amount_nanos=usd_to_nanos(body.amount),
         note=body.note,
         user_id=body.user_id,

@@ -20,6 +20,7 @@ from keyplane.orgs.tenants import reading_as
 from keyplane.surfaces.native_params import IdQuery, KeyHashQuery, ModelQuery, OrgIdQuery
 from keyplane.surfaces.openrouter_shapes import iso
 from keyplane.usage import queries
+from keyplane.usage.csv_cells import csv_cell
 from keyplane.usage.queries import UsageFilter
 from keyplane.usage.service import usage_filter_for
 
@@ -174,7 +175,7 @@ async def export_usage(
     async def rows() -> AsyncIterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(CSV_COLUMNS)  # fixed names: nothing to escape
         async with sessions() as export_session:  # the request's session closes before streaming ends
             hashes: dict[str, str] = {}
             batch: list[UsageRecord] = []
@@ -202,7 +203,7 @@ async def _csv_chunk(
     hashes.update(await key_hashes(session, {r.key_id for r in batch} - hashes.keys()))
     for record in batch:
         item = record_object(record, hashes.get(record.key_id))
-        writer.writerow(["" if item[c] is None else item[c] for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(item[c]) for c in CSV_COLUMNS])
     chunk = buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()

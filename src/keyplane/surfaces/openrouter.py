@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
 
 from keyplane.auth.scopes import KEYS_READ, KEYS_WRITE, scope_dependency
-from keyplane.deps import KeyPrincipal, ManagementPrincipal, Session, require_management_key
+from keyplane.deps import KeyPrincipal, ManagementPrincipal, Session, get_context, require_management_key
 from keyplane.keys import service as keys
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
 from keyplane.models.base import utcnow
@@ -111,8 +111,15 @@ async def list_keys(
 
 
 @management.post("/keys", status_code=201, dependencies=CAN_WRITE)
-async def create_key(body: CreateKeyBody, session: Session, principal: ManagementPrincipal) -> JSONResponse:
-    key, plaintext = await keys.create_key(session=session, principal=principal, params=body.to_create())
+async def create_key(
+    body: CreateKeyBody, request: Request, session: Session, principal: ManagementPrincipal
+) -> JSONResponse:
+    key, plaintext = await keys.create_key(
+        session=session,
+        principal=principal,
+        params=body.to_create(),
+        default_org_cap=get_context(request).settings.max_keys_per_org,
+    )
     usage = await usage_for_keys(session, [key.id], utcnow())
     return JSONResponse({"data": key_object(key, usage[key.id]), "key": plaintext}, status_code=201)
 

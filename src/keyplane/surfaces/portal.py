@@ -55,12 +55,16 @@ def _cap(request: Request) -> int:
     return get_context(request).settings.management_keys_per_user
 
 
+def _org_cap(request: Request) -> int:
+    return get_context(request).settings.max_keys_per_org
+
+
 @user_router.post("/api-keys")
 async def create_api_key(
     body: PortalKeyCreate, request: Request, session: Session, user: PortalUser
 ) -> dict[str, Any]:
     key, plaintext = await portal_service.create_portal_key(
-        session=session, user=user, params=body, cap=_cap(request)
+        session=session, user=user, params=body, cap=_cap(request), default_org_cap=_org_cap(request)
     )
     return envelope(request, key_object(key, utcnow(), plaintext=plaintext))
 
@@ -85,7 +89,7 @@ async def restore_api_key(
     body: PortalKeyRef, request: Request, session: Session, user: PortalUser
 ) -> dict[str, Any]:
     key = await portal_service.restore_portal_key(
-        session=session, user=user, key_id=body.id, cap=_cap(request)
+        session=session, user=user, key_id=body.id, cap=_cap(request), default_org_cap=_org_cap(request)
     )
     return envelope(request, key_object(key, utcnow()))
 

@@ -1,0 +1,90 @@
+"""How many keys may exist at once: per user and kind (Cortecs, portal) and per org (every surface).
+
+Each check first locks the row it counts under (the membership or the organization) so that two
+concurrent creations are checked one after the other: a no-op UPDATE takes the row lock on
+PostgreSQL and the database write lock on SQLite (whose SELECT ... FOR UPDATE does nothing), held
+until the transaction ends.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.errors import BadRequest, Forbidden
+from keyplane.models import ApiKey, Membership, Organization
+from keyplane.models.base import utcnow
+
+
+class OrgKeyLimitReached(Forbidden):
+    """The org holds as many keys as the operator allows it (organizations.max_api_keys or
+    KEYPLANE_MAX_KEYS_PER_ORG): a policy refusal that no retry fixes, hence 403 on every surface."""
+
+    code = "org_key_limit_reached"
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(
+            f"Key limit reached: this organization may hold at most {cap} API keys "
+            "(management and inference together, revoked ones not counted); revoke or delete one first",
+            code=self.code,
+        )
+
+
+async def lock_membership(session: AsyncSession, *, org_id: str, user_id: str) -> Membership | None:
+    """Serialize one user's key creations so caps and unique names are checked in turn."""
+    where = (Membership.org_id == org_id, Membership.user_id == user_id)
+    await session.execute(update(Membership).where(*where).values(role=Membership.role))
+    return (await session.execute(select(Membership).where(*where))).scalar_one_or_none()
+
+
+async def lock_org_key_cap(session: AsyncSession, *, org_id: str, default_cap: int) -> int:
+    """Serialize key creations in one org and return its cap (NULL column: the default)."""
+    where = Organization.id == org_id
+    # updated_at set to itself: the lock must not look like a change of the org
+    await session.execute(update(Organization).where(where).values(updated_at=Organization.updated_at))
+    cap = (await session.execute(select(Organization.max_api_keys).where(where))).scalar_one_or_none()
+    return max(cap, 0) if cap is not None else default_cap
+
+
+async def count_keys(
+    session: AsyncSession,
+    *,
+    org_id: str,
+    user_id: str | None = None,
+    kind: str | None = None,
+    count_expired: bool = False,
+) -> int:
+    """Keys of the org (optionally one creator and kind) that are not revoked."""
+    where: list[ColumnElement[bool]] = [ApiKey.org_id == org_id, ApiKey.revoked.is_(False)]
+    if user_id is not None:
+        where.append(ApiKey.creator_user_id == user_id)
+    if kind is not None:
+        where.append(ApiKey.kind == kind)
+    if not count_expired:
+        where.append(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()))
+    query = select(func.count()).select_from(ApiKey).where(*where)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def count_active_keys(session: AsyncSession, *, org_id: str, user_id: str, kind: str) -> int:
+    """A user's keys that still work or could: neither revoked nor expired."""
+    return await count_keys(session, org_id=org_id, user_id=user_id, kind=kind)
+
+
+async def check_active_key_cap(
+    session: AsyncSession, *, org_id: str, user_id: str, kind: str, cap: int
+) -> None:
+    if await count_active_keys(session, org_id=org_id, user_id=user_id, kind=kind) >= cap:
+        raise BadRequest(
+            f"Key limit reached: at most {cap} active {kind} keys per user in an organization; "
+            "revoke or delete one first",
+            code="key_limit_reached",
+        )
+
+
+async def check_org_key_cap(session: AsyncSession, *, org_id: str, default_cap: int) -> None:
+    """Refuse one more unrevoked key in a full org. Expired and disabled keys count: a PATCH can
+    make them work again without passing here."""
+    cap = await lock_org_key_cap(session, org_id=org_id, default_cap=default_cap)
+    if await count_keys(session, org_id=org_id, count_expired=True) >= cap:
+        raise OrgKeyLimitReached(cap)
