@@ -168,12 +168,17 @@ def test_creator_user_id_may_name_only_the_calling_keys_user(
     owner = str(live_server.init["user_id"])
     created = management.api_keys.create(name="own creator", creator_user_id=owner)
     assert created.data.creator_user_id == owner
-    added = httpx.post(
+    invited = httpx.post(
         f"{live_server.api_url}/members",
-        json={"email": "sdk-creator@acme.test", "password": "long-enough-pw"},
+        json={"email": "sdk-creator@acme.test"},
         headers={"Authorization": f"Bearer {live_server.management_key}"},
     )
-    assert added.status_code == 201, added.text
+    assert invited.status_code == 201, invited.text
+    added = httpx.post(
+        f"{live_server.api_url}/invitations/accept",
+        json={"token": invited.json()["invitation"]["token"], "password": "long-enough-pw"},
+    )
+    assert added.status_code == 200, added.text
     with pytest.raises(errors.BadRequestResponseError) as info:
         management.api_keys.create(name="theirs", creator_user_id=added.json()["data"]["user_id"])
     assert info.value.data.error.code == 400

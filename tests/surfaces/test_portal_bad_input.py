@@ -35,7 +35,7 @@ BAD_CREATES: list[Any] = [
     {"name": "ok", "scopes": []},
     {"name": "ok", "scopes": [1]},
     {"name": "ok", "scopes": ["balance:read", "nope:read"]},
-    {"name": "ok", "scopes": ["balance:read"] * 11},
+    {"name": "ok", "scopes": ["balance:read"] * 33},
     {"name": "ok", "org_id": 5},
     [],
     None,
