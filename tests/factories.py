@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from keyplane.auth.principal import Principal
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.principal import Principal
 from keyplane.keys.schemas import KeyCreate
 from keyplane.keys.service import create_key
 from keyplane.orgs.bootstrap import BootstrapResult, bootstrap

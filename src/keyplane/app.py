@@ -15,7 +15,6 @@ from keyplane.billing.compaction import start_ledger_compactor
 from keyplane.config import Settings, get_settings
 from keyplane.context import AppContext
 from keyplane.db import create_engine, create_sessionmaker
-from keyplane.providers.endpoints import router as provider_router
 from keyplane.surfaces import (
     cortecs,
     native_audit,
@@ -34,6 +33,7 @@ from keyplane.surfaces.bifrost import router as bifrost_router
 from keyplane.surfaces.error_handlers import install_error_handlers
 from keyplane.surfaces.gateway import GatewayFastAPI, mount_gateway, start_gateway
 from keyplane.surfaces.middleware import RequestContextMiddleware
+from keyplane.surfaces.native_providers import router as provider_router
 
 logger = logging.getLogger("keyplane")
 

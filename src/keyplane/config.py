@@ -11,8 +11,8 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keyplane.kernel.env_refs import env_ref_policy
 from keyplane.net.egress import egress_policy
-from keyplane.providers.env_refs import env_ref_policy
 
 SECRET_KEY_FILE = "secret_key"
 DATABASE_FILE = "keyplane.db"

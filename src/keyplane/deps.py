@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.client_address import resolve_client_ip
-from keyplane.auth.principal import Principal
 from keyplane.auth.service import authenticate_bearer
 from keyplane.context import AppContext
 from keyplane.errors import Forbidden, Unauthorized
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import require_scope
 
 
 def get_context(request: Request) -> AppContext:
@@ -95,3 +96,13 @@ async def require_api_key(principal: CurrentPrincipal) -> Principal:
 ManagementPrincipal = Annotated[Principal, Depends(require_management_key)]
 UserPrincipal = Annotated[Principal, Depends(require_user_session)]
 KeyPrincipal = Annotated[Principal, Depends(require_api_key)]
+
+
+def scope_dependency(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency refusing keys without `scope`: Depends(scope_dependency(KEYS_WRITE)) after auth."""
+
+    async def check(principal: Principal = Depends(get_principal)) -> Principal:
+        require_scope(principal, scope)
+        return principal
+
+    return check

@@ -12,7 +12,7 @@ import pytest
 
 from keyplane.auth.throttle import email_counter, ip_counter
 from keyplane.config import Settings
-from keyplane.gateway.invalidation import redis_client
+from keyplane.shared_redis import redis_client
 from tests import backends
 from tests.auth.helpers import from_peer, running
 from tests.auth.test_login_throttle import assert_throttled, attempt

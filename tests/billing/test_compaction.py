@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from keyplane.auth.principal import SYSTEM
 from keyplane.billing.compaction import COMPACTION_LAG, compact_all, compact_usage_debits
 from keyplane.billing.ledger import add_credit, balance_nanos, total_credits_and_usage
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.principal import SYSTEM
 from keyplane.models import LedgerEntry
 from keyplane.models.base import utcnow
 from keyplane.orgs.bootstrap import BootstrapResult

@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.billing.exchange import convert_from_base, set_exchange_rate
 from keyplane.context import AppContext
 from keyplane.db import session_scope
 from keyplane.errors import BadRequest
+from keyplane.kernel.principal import SYSTEM, Principal
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests.factories import add_user, bearer, make_key
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.billing.ledger import add_credit, balance_nanos, total_credits_and_usage
-from keyplane.billing.money import usd_to_nanos
 from keyplane.context import AppContext
 from keyplane.db import session_scope
 from keyplane.errors import BadRequest, Forbidden
+from keyplane.kernel.money import usd_to_nanos
+from keyplane.kernel.principal import SYSTEM, Principal
 from keyplane.models import AuditEvent, LedgerEntry
 from keyplane.models.base import utcnow
 from keyplane.orgs.bootstrap import BootstrapResult

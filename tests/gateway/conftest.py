@@ -17,18 +17,18 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from keyplane.app import create_app
-from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.billing.ledger import add_credit, balance_nanos
 from keyplane.config import Settings
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.principal import SYSTEM, Principal
 from keyplane.keys.schemas import KeyUpdate
 from keyplane.keys.service import update_key
 from keyplane.models import Budget, UsageRecord
 from keyplane.models.base import utcnow
 from keyplane.orgs.bootstrap import BootstrapResult
-from keyplane.settings.schemas import InferenceConfigUpdate, ProjectConfigUpdate
-from keyplane.settings.service import update_project_config
+from keyplane.project_configs.schemas import InferenceConfigUpdate, ProjectConfigUpdate
+from keyplane.project_configs.service import update_project_config
 from tests.factories import bearer
 from tests.fakes.upstream import RunningUpstream, free_port
 

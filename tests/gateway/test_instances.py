@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from keyplane.auth.principal import SYSTEM
 from keyplane.billing.ledger import add_credit
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.principal import SYSTEM
 from keyplane.models import SpendCounter, UsageRecord
 from tests.factories import bearer
 from tests.fakes.upstream import RunningUpstream

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from keyplane.auth.principal import SYSTEM
 from keyplane.billing.ledger import add_credit
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.principal import SYSTEM
 from keyplane.models import ApiKey
 from tests import backends
 from tests.factories import bearer

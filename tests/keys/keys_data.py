@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from keyplane.auth.principal import Principal
 from keyplane.auth.tokens import hash_key
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.principal import Principal
 from keyplane.keys.schemas import KeyCreate
 from keyplane.keys.service import create_key
 from keyplane.models import ApiKey, Workspace

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from keyplane.auth.principal import SYSTEM
 from keyplane.auth.tokens import hash_key
 from keyplane.context import AppContext
+from keyplane.kernel.principal import SYSTEM
 from keyplane.keys.service import set_disabled
 from keyplane.models import ApiKey
 from keyplane.orgs.bootstrap import BootstrapResult

@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from keyplane.auth.scopes import KEYS_READ, KEYS_WRITE, USAGE_READ
 from keyplane.context import AppContext
+from keyplane.kernel.scopes import KEYS_READ, KEYS_WRITE, USAGE_READ
 from keyplane.models.base import utcnow
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests.factories import DEFAULT_PASSWORD, bearer, make_key

@@ -23,7 +23,7 @@ def _at(day: date) -> datetime:
 
 
 def _expected(today: date) -> dict[str, float]:
-    """The windows by calendar arithmetic independent of keyplane.usage.windows."""
+    """The windows by calendar arithmetic independent of keyplane.kernel.windows."""
     days = [(today - timedelta(days=ago), cost) for ago, cost in DAYS_AGO_AND_COST]
     return {
         "usage": sum(cost for _, cost in days),

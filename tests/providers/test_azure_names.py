@@ -12,7 +12,7 @@ import pytest
 from keyplane.context import AppContext
 from keyplane.gateway.upstream import upstream_url
 from keyplane.orgs.bootstrap import BootstrapResult
-from keyplane.providers.routing import RoutableCredential
+from keyplane.providers.eligibility import RoutableCredential
 from tests.factories import bearer, make_org
 from tests.providers.test_bad_input import assert_bifrost_error
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from keyplane.context import AppContext
 from keyplane.models import ProviderCredential
 from keyplane.orgs.bootstrap import BootstrapResult
+from keyplane.providers.eligibility import load_routable_credentials
 from keyplane.providers.policy import ProviderPolicy
-from keyplane.providers.routing import load_routable_credentials
 from tests.factories import bearer, make_org
 from tests.providers.conftest import openai_key, provider_policy
 from tests.providers.test_bad_input import assert_bifrost_error

@@ -7,7 +7,7 @@ import pytest
 
 from keyplane.context import AppContext
 from keyplane.orgs.bootstrap import BootstrapResult
-from keyplane.providers.routing import eligible_credentials, load_routable_credentials
+from keyplane.providers.eligibility import eligible_credentials, load_routable_credentials
 from tests.factories import bearer, make_org
 from tests.providers.conftest import SECRET, openai_key, provider_policy
 

@@ -15,7 +15,7 @@ from keyplane.config import Settings
 from keyplane.context import AppContext
 from keyplane.models import ProviderCredential
 from keyplane.orgs.bootstrap import BootstrapResult
-from keyplane.providers.routing import load_routable_credentials
+from keyplane.providers.eligibility import load_routable_credentials
 from keyplane.providers.secrets import SecretBox
 from tests.factories import bearer
 from tests.providers.conftest import SECRET, openai_key, provider_policy

@@ -6,7 +6,7 @@ import random
 from collections import Counter
 from types import MappingProxyType
 
-from keyplane.providers.routing import (
+from keyplane.providers.eligibility import (
     RoutableCredential,
     eligible_credentials,
     normalize_openai_base,

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from keyplane.providers.env_refs import NO_ENV, env_ref_policy
+from keyplane.kernel.env_refs import NO_ENV, env_ref_policy
 from keyplane.providers.secrets import (
     SecretBox,
     SecretDecryptError,

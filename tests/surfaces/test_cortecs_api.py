@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from keyplane.auth.principal import SYSTEM
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.principal import SYSTEM
 from keyplane.models import ApiKey, AuditEvent, Budget, ProjectConfig
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests.factories import add_user, bearer, make_key, make_org

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from keyplane.auth.principal import SYSTEM
 from keyplane.billing.exchange import set_exchange_rate
 from keyplane.billing.ledger import add_credit
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.principal import SYSTEM
 from keyplane.models import ModelPrice
 from keyplane.orgs.bootstrap import BootstrapResult
 from keyplane.usage.writer import UsageEvent, write_usage_batch

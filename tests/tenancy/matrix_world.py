@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from keyplane.auth.scopes import ALL_SCOPES
 from keyplane.auth.tokens import hash_key
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.scopes import ALL_SCOPES
 from keyplane.keys.validation import MAX_SCOPES
 from keyplane.models import ApiKey, ProviderCredential
 from tests.factories import add_user, bearer, bootstrap_org, make_key

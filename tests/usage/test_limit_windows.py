@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from keyplane.usage.windows import next_reset, window_start, window_start_day
+from keyplane.kernel.windows import next_reset, window_start, window_start_day
 
 
 def utc(*parts: int) -> datetime:

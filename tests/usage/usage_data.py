@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from keyplane.auth.tokens import hash_key
-from keyplane.billing.money import usd_to_nanos
 from keyplane.context import AppContext
 from keyplane.db import session_scope
+from keyplane.kernel.money import usd_to_nanos
 from keyplane.models import ApiKey
 from keyplane.usage.writer import UsageEvent, write_usage_batch
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import AUDIT_READ
 from keyplane.errors import BadRequest
+from keyplane.kernel.permissions import require_admin
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import AUDIT_READ
 from keyplane.models import AuditEvent
-from keyplane.orgs.permissions import require_admin
 
 MAX_AUDIT_PAGE_SIZE = 500
 MAX_AUDIT_OFFSET = 100_000

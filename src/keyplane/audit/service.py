@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.client_address import valid_ip_text
-from keyplane.auth.principal import Principal
+from keyplane.kernel.principal import Principal
 from keyplane.models import AuditEvent
 
 

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.passwords import verify_password
-from keyplane.auth.principal import Principal
 from keyplane.auth.sessions import decode_session_token, looks_like_jwt
 from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.errors import Forbidden, Unauthorized
+from keyplane.kernel.principal import Principal
 from keyplane.models import ApiKey, Membership, Organization, User
 from keyplane.models.base import utcnow
 

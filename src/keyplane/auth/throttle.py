@@ -26,8 +26,8 @@ from keyplane.auth.client_address import parse_ip
 from keyplane.auth.service import authenticate_password
 from keyplane.context import AppContext
 from keyplane.errors import RateLimited
-from keyplane.gateway.invalidation import Outage, redis_client
 from keyplane.models import User
+from keyplane.shared_redis import Outage, redis_client
 
 SERVICE = "login_throttle"  # AppContext.services entry
 RETRY_REDIS_AFTER_SECONDS = 2.0

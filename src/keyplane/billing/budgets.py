@@ -15,17 +15,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import BILLING_WRITE
-from keyplane.billing.money import MAX_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
 from keyplane.errors import BadRequest, NotFound
+from keyplane.kernel.money import MAX_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
+from keyplane.kernel.permissions import require_admin
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import BILLING_WRITE
+from keyplane.kernel.windows import window_start_day
 from keyplane.models import ApiKey, Budget, UsageRollup
 from keyplane.models.api_key import LIMIT_RESETS
 from keyplane.models.base import utcnow
 from keyplane.models.budget import BUDGET_SCOPES
-from keyplane.orgs.permissions import require_admin
-from keyplane.orgs.service import workspace_in_org
-from keyplane.usage.windows import window_start_day
+from keyplane.workspaces.service import workspace_in_org
 
 KEY_HASH = re.compile(r"[0-9a-f]{64}")
 MAX_BUDGETS_PER_ORG = 1000

@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import BILLING_WRITE
-from keyplane.billing.money import nanos_to_usd
 from keyplane.errors import BadRequest
+from keyplane.kernel.money import nanos_to_usd
+from keyplane.kernel.permissions import require_admin, require_operator_admin
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import BILLING_WRITE
 from keyplane.models import ExchangeRate
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin, require_operator_admin
 
 _CODE = re.compile(r"^[A-Za-z]{3}$")
 MAX_RATE = 1e9

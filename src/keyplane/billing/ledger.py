@@ -6,13 +6,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import BILLING_WRITE
-from keyplane.billing.money import MAX_USD, NANOS_PER_USD, nanos_to_usd
 from keyplane.errors import BadRequest, NotFound
+from keyplane.kernel.money import MAX_USD, NANOS_PER_USD, nanos_to_usd
+from keyplane.kernel.permissions import require_admin, require_operator_admin
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import BILLING_WRITE
 from keyplane.models import LedgerEntry, Membership
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin, require_operator_admin
 from keyplane.orgs.service import existing_org_id
 
 MAX_CREDIT_NANOS = int(MAX_USD * NANOS_PER_USD)

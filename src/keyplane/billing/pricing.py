@@ -18,13 +18,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import BILLING_WRITE
-from keyplane.billing.money import NANOS_PER_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
 from keyplane.errors import BadRequest, NotFound
+from keyplane.kernel.money import NANOS_PER_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
+from keyplane.kernel.permissions import require_admin, require_operator_admin
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import BILLING_WRITE
 from keyplane.models import ModelPrice
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin, require_operator_admin
 
 PER_MTOK = 1_000_000
 MAX_MODEL_NAME = 200

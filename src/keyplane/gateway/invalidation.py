@@ -17,13 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from keyplane.gateway.keys import KeyCache
+from keyplane.gateway.key_cache import KeyCache
 from keyplane.models import ApiKey, Organization
+from keyplane.shared_redis import Outage
 
 logger = logging.getLogger("keyplane.gateway")
 
@@ -31,7 +30,7 @@ CHANNEL = "keyplane:invalidate"
 SINK = "keyplane.key_changes"  # session.info entry: called with the changed hashes after commit
 _PENDING = "keyplane.changed_key_hashes"
 # Redis calls fail fast: a request never waits long on it, the fallbacks take over.
-SOCKET_TIMEOUT_SECONDS = 0.5
+
 PING_INTERVAL_SECONDS = 0.25
 SILENCE_LIMIT_SECONDS = 0.75  # no word from Redis this long: trust only the short TTL
 RECONNECT_AFTER_SECONDS = 3.0
@@ -41,16 +40,6 @@ BACKOFF_MAX_SECONDS = 5.0
 EVERY_KEY = "*"  # published when an org changed: drop every cached record
 
 KeySink = Callable[[set[str]], None]
-
-
-def redis_client(url: str) -> Redis:
-    """One client per process: short timeouts and no retries (callers fall back instead)."""
-    return Redis.from_url(
-        url,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 @event.listens_for(Session, "after_flush")
@@ -82,27 +71,6 @@ def drop_changed_keys(keys: KeyCache, hashes: set[str]) -> None:
     """The session sink without Redis: this process forgets what it changed, right after commit."""
     for key_hash in hashes:
         keys.invalidate(None if key_hash == EVERY_KEY else key_hash)
-
-
-class Outage:
-    """Logs the start and the end of a Redis outage once each, not once per failure."""
-
-    def __init__(self, what: str, meanwhile: str) -> None:
-        self.what = what
-        self.meanwhile = meanwhile
-        self.down = False
-
-    def failed(self, exc: BaseException) -> None:
-        if not self.down:
-            self.down = True
-            logger.warning(
-                "Redis unreachable for %s (%s: %s); %s", self.what, type(exc).__name__, exc, self.meanwhile
-            )
-
-    def recovered(self) -> None:
-        if self.down:
-            self.down = False
-            logger.warning("Redis reachable again for %s", self.what)
 
 
 class KeyInvalidation:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from keyplane.gateway.ledger import Settlement, SpendLedger
+from keyplane.gateway.spend_reservations import Settlement, SpendLedger
 from keyplane.models import ApiKey
 from keyplane.usage.writer import UsageEvent, write_usage_batch
 

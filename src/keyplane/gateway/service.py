@@ -16,21 +16,14 @@ import orjson
 
 from keyplane.auth.service import OrganizationSuspended
 from keyplane.auth.tokens import hash_key, key_kind_of
-from keyplane.billing.money import usd_to_nanos
 from keyplane.billing.pricing import Price, PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
-from keyplane.gateway.keys import KeyCache, KeyRecord
-from keyplane.gateway.ledger import (
-    Reservation,
-    Settlement,
-    SpendLedger,
-    SqlSpendLedger,
-)
+from keyplane.gateway.key_cache import KeyCache, KeyRecord
 from keyplane.gateway.loop import LOOP_HEADER, loop_mark, refuse_own_mark
 from keyplane.gateway.metering import UsageMeter
 from keyplane.gateway.ratelimit import RateLimiter
-from keyplane.gateway.routing import (
+from keyplane.gateway.route_policy import (
     NATIVE_STYLES,
     RoutingPolicy,
     check_overrides,
@@ -40,6 +33,12 @@ from keyplane.gateway.routing import (
 )
 from keyplane.gateway.shared_limits import SharedRateLimiter
 from keyplane.gateway.snapshot import WorkspaceView, WorkspaceViews
+from keyplane.gateway.spend_reservations import (
+    Reservation,
+    Settlement,
+    SpendLedger,
+    SqlSpendLedger,
+)
 from keyplane.gateway.subjects import LimitSubject, subjects_for
 from keyplane.gateway.upstream import (
     TRANSPORT_ERRORS,
@@ -49,9 +48,10 @@ from keyplane.gateway.upstream import (
     upstream_headers,
     upstream_url,
 )
+from keyplane.kernel.money import usd_to_nanos
 from keyplane.models.base import utcnow
+from keyplane.providers.eligibility import RoutableCredential, route_model
 from keyplane.providers.policy import ProviderPolicy
-from keyplane.providers.routing import RoutableCredential, route_model
 from keyplane.usage.writer import UsageEvent
 
 # Worst-case prompt size: one token per 3 bytes of request body (real text averages ~4 bytes).

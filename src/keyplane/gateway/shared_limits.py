@@ -13,8 +13,8 @@ import time
 
 from redis.asyncio import Redis
 
-from keyplane.gateway.invalidation import Outage
 from keyplane.gateway.ratelimit import RateLimiter, rpm_exceeded, tpm_exceeded
+from keyplane.shared_redis import Outage
 
 RETRY_REDIS_AFTER_SECONDS = 2.0
 

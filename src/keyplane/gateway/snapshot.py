@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keyplane.gateway.subjects import BudgetRule
 from keyplane.models import Budget, ProjectConfig
+from keyplane.providers.eligibility import RoutableCredential, load_routable_credentials
 from keyplane.providers.policy import ProviderPolicy
-from keyplane.providers.routing import RoutableCredential, load_routable_credentials
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from keyplane.billing.money import nanos_to_usd
-from keyplane.gateway.keys import KeyRecord
-from keyplane.usage.windows import next_reset, window_start
+from keyplane.gateway.key_cache import KeyRecord
+from keyplane.kernel.money import nanos_to_usd
+from keyplane.kernel.windows import next_reset, window_start
 
 # Window of limits that never reset (and of the balance): one counter row for all time.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ import httptools
 from keyplane.gateway.http import HTTPClient, HTTPResponse
 from keyplane.net.egress import EgressPolicy, EgressRefused
 from keyplane.net.paths import path_segment
-from keyplane.providers.routing import RoutableCredential
+from keyplane.providers.eligibility import RoutableCredential
 
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
 # Errors after which the next credential may be tried: the request never reached a healthy upstream.

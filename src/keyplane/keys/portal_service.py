@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import ALL_SCOPES, BALANCE_READ, USAGE_READ
 from keyplane.errors import BadRequest, Forbidden, NotFound
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import ALL_SCOPES, BALANCE_READ, USAGE_READ
 from keyplane.keys import service as keys
 from keyplane.keys.caps import check_active_key_cap, lock_membership
 from keyplane.keys.portal_schemas import PORTAL_NAME_MAX, PortalKeyCreate, PortalKeyUpdate

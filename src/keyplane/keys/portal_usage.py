@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import USAGE_READ, require_scope
 from keyplane.errors import BadRequest, Forbidden
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import USAGE_READ, require_scope
 from keyplane.models import ModelPrice, UsageRecord
 from keyplane.usage.queries import UsageFilter, list_usage_records
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.principal import Principal
+from keyplane.kernel.principal import Principal
 from keyplane.models import ApiKey
 from keyplane.models.base import utcnow
 

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
 from keyplane.auth.tokens import generate_key, hash_key, mask_key
-from keyplane.billing.money import usd_to_nanos
 from keyplane.errors import BadRequest, Forbidden, NotFound
+from keyplane.kernel.money import usd_to_nanos
+from keyplane.kernel.principal import Principal
 from keyplane.keys import repository
 from keyplane.keys.caps import check_org_key_cap
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
@@ -33,7 +33,7 @@ from keyplane.keys.validation import (
 from keyplane.models import ApiKey
 from keyplane.models.api_key import KEY_KINDS
 from keyplane.models.base import utcnow
-from keyplane.orgs.service import workspace_in_org
+from keyplane.workspaces.service import workspace_in_org
 
 LIST_PAGE_SIZE = 100
 KEY_HASH = re.compile(r"[0-9a-f]{64}")

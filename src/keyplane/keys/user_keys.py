@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import KEYS_READ, KEYS_WRITE, require_scope
 from keyplane.errors import BadRequest, Forbidden, NotFound
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import KEYS_READ, KEYS_WRITE, require_scope
 from keyplane.keys import service as keys
 from keyplane.keys.caps import check_active_key_cap, lock_membership
 from keyplane.keys.schemas import KeyCreate

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from keyplane.billing.money import MAX_USD, is_valid_amount
 from keyplane.errors import BadRequest
+from keyplane.kernel.money import MAX_USD, is_valid_amount
 from keyplane.models.api_key import LIMIT_RESETS
 from keyplane.models.base import utcnow
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.config import DEFAULT_MAX_KEYS_PER_ORG
+from keyplane.kernel.principal import SYSTEM, Principal
 from keyplane.keys.schemas import KeyCreate
 from keyplane.keys.service import create_key
 from keyplane.orgs.service import add_member, create_organization, create_user

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import ORGS_WRITE
 from keyplane.errors import BadRequest, NotFound
+from keyplane.kernel.permissions import require_admin
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import ORGS_WRITE
 from keyplane.models import Organization
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin
 
 
 async def current_organization(*, session: AsyncSession, principal: Principal) -> Organization:

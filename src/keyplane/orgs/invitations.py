@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
 from keyplane.auth.passwords import verify_password
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.auth.tokens import hash_key
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from keyplane.kernel.permissions import require_admin, require_any_scope
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.models import Invitation, Membership, Organization, User
 from keyplane.models.base import utcnow
 from keyplane.models.membership import ROLES
-from keyplane.orgs.permissions import require_admin, require_any_scope
 from keyplane.orgs.service import create_user, normalize_email
 
 TOKEN_PREFIX = "kp_inv_"

@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
+from keyplane.kernel.permissions import require_admin, require_any_scope
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.keys.service import revoke_member_keys
 from keyplane.models import Membership, User
 from keyplane.models.membership import ROLES
-from keyplane.orgs.permissions import require_admin, require_any_scope
 
 MAX_MEMBERS_PAGE = 1000
 

@@ -63,27 +63,6 @@ async def add_member(*, session: AsyncSession, org_id: str, user_id: str, role: 
     return membership
 
 
-async def default_workspace(*, session: AsyncSession, org_id: str) -> Workspace:
-    workspace = (
-        await session.execute(
-            select(Workspace).where(Workspace.org_id == org_id, Workspace.is_default.is_(True))
-        )
-    ).scalar_one_or_none()
-    if workspace is None:
-        raise NotFound("The organization has no default workspace")
-    return workspace
-
-
-async def workspace_in_org(*, session: AsyncSession, org_id: str, workspace_id: str | None) -> Workspace:
-    """The named workspace of this org (404 for another org's), or the org's default one."""
-    if workspace_id is None:
-        return await default_workspace(session=session, org_id=org_id)
-    workspace = await session.get(Workspace, workspace_id)
-    if workspace is None or workspace.org_id != org_id:
-        raise NotFound("Workspace not found")
-    return workspace
-
-
 async def memberships_of(*, session: AsyncSession, user_id: str) -> list[Membership]:
     return list((await session.execute(select(Membership).where(Membership.user_id == user_id))).scalars())
 

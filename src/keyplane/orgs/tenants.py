@@ -13,14 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
+from keyplane.kernel.permissions import require_any_scope, require_operator_admin
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.models import Organization, Workspace
 from keyplane.models.base import utcnow
 from keyplane.models.organization import ORG_STATUSES
 from keyplane.orgs.invitations import IssuedInvitation, issue_invitation
-from keyplane.orgs.permissions import require_any_scope, require_operator_admin
 from keyplane.orgs.service import create_organization
 
 MAX_ORGS_PAGE = 500

@@ -15,12 +15,12 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
+from keyplane.kernel.principal import Principal
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import utcnow
 from keyplane.net.egress import EgressPolicy, EgressRefused, HostUnresolvable, checked_addresses, split_url
+from keyplane.providers.eligibility import RoutableCredential, to_routable
 from keyplane.providers.policy import ProviderPolicy, rules_for_owner
-from keyplane.providers.routing import RoutableCredential, to_routable
 from keyplane.providers.secrets import SecretBox
 
 STATUS_SUCCESS = "success"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from keyplane.errors import BadRequest
-from keyplane.providers.env_refs import RESERVED_PREFIX
-from keyplane.providers.env_refs import SETTING as ENV_SETTING
+from keyplane.kernel.env_refs import RESERVED_PREFIX
+from keyplane.kernel.env_refs import SETTING as ENV_SETTING
 from keyplane.providers.policy import OwnerRules
 from keyplane.providers.schemas import EnvValue, EnvVarIn
 from keyplane.providers.secrets import (

@@ -13,8 +13,8 @@ from keyplane.errors import BadRequest
 from keyplane.net.egress import check_url, split_url
 from keyplane.net.paths import is_safe_segment
 from keyplane.providers.catalog import ProviderInfo
+from keyplane.providers.eligibility import REGION, WILDCARD
 from keyplane.providers.policy import OwnerRules
-from keyplane.providers.routing import REGION, WILDCARD
 
 # The config fields that hold a base URL the gateway and discovery connect to.
 URL_FIELDS: dict[str, str] = {

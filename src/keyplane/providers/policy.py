@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.service import operator_org_id
 from keyplane.config import Settings
+from keyplane.kernel.env_refs import NO_ENV, EnvRefPolicy, env_ref_policy
 from keyplane.net.egress import PUBLIC_ONLY, EgressPolicy, egress_policy
-from keyplane.providers.env_refs import NO_ENV, EnvRefPolicy, env_ref_policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import SYSTEM
+from keyplane.kernel.principal import SYSTEM
 from keyplane.models import ProviderCredential
 from keyplane.providers.secrets import SecretBox
 

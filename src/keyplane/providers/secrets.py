@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from keyplane.errors import KeyplaneError
-from keyplane.providers.env_refs import EnvRefPolicy
+from keyplane.kernel.env_refs import EnvRefPolicy
 
 TOKEN_PREFIX = "kp1."
 _NONCE_BYTES = 12

@@ -28,17 +28,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import PROVIDERS_WRITE
 from keyplane.errors import BadRequest, Conflict, NotFound
+from keyplane.kernel.permissions import require_admin, require_operator_admin
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import PROVIDERS_WRITE
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import new_uuid, utcnow
-from keyplane.orgs.permissions import require_admin, require_operator_admin
 from keyplane.providers.catalog import CONFIG_FIELDS, ProviderInfo, get_provider
+from keyplane.providers.eligibility import WILDCARD
 from keyplane.providers.fields import ENV_FIELDS, SENSITIVE_FIELDS, public_form, store_field
 from keyplane.providers.guards import check_deployment_names, check_targets
 from keyplane.providers.policy import OwnerRules, ProviderPolicy, rules_for_owner
-from keyplane.providers.routing import WILDCARD
 from keyplane.providers.schemas import MAX_MODEL_CHARS, CredentialIn
 from keyplane.providers.secrets import SecretBox
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import PROVIDERS_READ, require_scope
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import PROVIDERS_READ, require_scope
 from keyplane.models import ProviderCredential
 from keyplane.providers import discovery
 from keyplane.providers import service as credentials

@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from keyplane.auth.scopes import BALANCE_READ, SETTINGS_READ, require_scope
 from keyplane.billing.ledger import balance_nanos
-from keyplane.billing.money import nanos_to_usd
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.kernel.money import nanos_to_usd
+from keyplane.kernel.scopes import BALANCE_READ, SETTINGS_READ, require_scope
 from keyplane.keys import user_keys
 from keyplane.models import ProjectConfig
-from keyplane.settings import service as project_configs
-from keyplane.settings.schemas import ProjectConfigUpdate
+from keyplane.project_configs import service as project_configs
+from keyplane.project_configs.schemas import ProjectConfigUpdate
 
 # Management keys only: an inference key or a user session gets 403, a bad token 401.
 router = APIRouter(prefix="/v1/manage", tags=["cortecs"], dependencies=[Depends(require_management_key)])

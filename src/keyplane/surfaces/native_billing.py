@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from keyplane.auth.scopes import BALANCE_READ, require_scope
 from keyplane.billing import exchange, ledger
-from keyplane.billing.money import is_valid_amount, nanos_to_usd, usd_to_nanos
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
 from keyplane.errors import BadRequest, Forbidden
+from keyplane.kernel.money import is_valid_amount, nanos_to_usd, usd_to_nanos
+from keyplane.kernel.permissions import sees_only_own
+from keyplane.kernel.scopes import BALANCE_READ, require_scope
 from keyplane.models import ExchangeRate, LedgerEntry
-from keyplane.orgs.permissions import sees_only_own
 from keyplane.orgs.tenants import reading_as
 from keyplane.surfaces.native_params import CodeQuery, Id, IdQuery, Note, OrgIdQuery
 from keyplane.surfaces.openrouter_shapes import iso

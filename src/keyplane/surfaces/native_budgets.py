@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from keyplane.billing import budgets
-from keyplane.billing.money import nanos_to_usd
 from keyplane.deps import ManagementPrincipal, Session, require_management_key
+from keyplane.kernel.money import nanos_to_usd
+from keyplane.kernel.windows import next_reset
 from keyplane.models.base import utcnow
 from keyplane.surfaces.native_params import NO_CONTROL_CHARACTERS, Id, IdPath
 from keyplane.surfaces.openrouter_shapes import iso
-from keyplane.usage.windows import next_reset
 
 router = APIRouter(prefix="/api/v1/budgets", tags=["budgets"], dependencies=[Depends(require_management_key)])
 

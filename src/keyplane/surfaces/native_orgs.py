@@ -12,12 +12,13 @@ from keyplane.deps import ManagementPrincipal, Session, get_context, require_man
 from keyplane.errors import BadRequest
 from keyplane.models import Organization, Workspace
 from keyplane.models.membership import ROLES
-from keyplane.orgs import invitations, members, workspaces
+from keyplane.orgs import invitations, members
 from keyplane.orgs.current import current_organization, rename_organization
-from keyplane.orgs.service import default_workspace
 from keyplane.surfaces.native_params import NO_CONTROL_CHARACTERS, IdPath, Name
 from keyplane.surfaces.native_tenants import InvitationEnvelope, issued_out
 from keyplane.surfaces.openrouter_shapes import iso
+from keyplane.workspaces import service as workspaces
+from keyplane.workspaces.service import default_workspace
 
 router = APIRouter(prefix="/api/v1", tags=["organizations"], dependencies=[Depends(require_management_key)])
 

@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.billing.money import nanos_to_usd
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.kernel.money import nanos_to_usd
 from keyplane.models import ApiKey, UsageRecord
 from keyplane.orgs.tenants import reading_as
 from keyplane.surfaces.native_params import IdQuery, KeyHashQuery, ModelQuery, OrgIdQuery

@@ -9,8 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
 
-from keyplane.auth.scopes import KEYS_READ, KEYS_WRITE, scope_dependency
-from keyplane.deps import KeyPrincipal, ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.deps import (
+    KeyPrincipal,
+    ManagementPrincipal,
+    Session,
+    get_context,
+    require_management_key,
+    scope_dependency,
+)
+from keyplane.kernel.scopes import KEYS_READ, KEYS_WRITE
 from keyplane.keys import service as keys
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
 from keyplane.models.base import utcnow

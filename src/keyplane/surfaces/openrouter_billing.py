@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from keyplane.auth.scopes import BALANCE_READ, require_scope
 from keyplane.billing.ledger import total_credits_and_usage
-from keyplane.billing.money import nanos_to_usd
 from keyplane.deps import ManagementPrincipal, Session, require_management_key
+from keyplane.kernel.money import nanos_to_usd
+from keyplane.kernel.scopes import BALANCE_READ, require_scope
 from keyplane.models.base import utcnow
 from keyplane.surfaces.native_params import NO_CONTROL_CHARACTERS, IdQuery, KeyHashQuery
 from keyplane.usage.activity import activity_rows, parse_activity_date

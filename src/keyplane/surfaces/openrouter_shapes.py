@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from keyplane.billing.money import nanos_to_usd
+from keyplane.kernel.money import nanos_to_usd
+from keyplane.kernel.windows import next_reset
 from keyplane.models import ApiKey
 from keyplane.usage.key_usage import KeyUsage
-from keyplane.usage.windows import next_reset
 
 
 def iso(value: datetime | None) -> str | None:

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import BALANCE_READ, require_scope
 from keyplane.billing.exchange import convert_from_base
 from keyplane.billing.ledger import balance_nanos
 from keyplane.deps import CurrentPrincipal, Session, get_context
 from keyplane.errors import Forbidden, Unauthorized
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import BALANCE_READ, require_scope
 from keyplane.keys import portal_service
 from keyplane.keys.portal_schemas import PortalKeyCreate, PortalKeyRef, PortalKeyUpdate
 from keyplane.keys.portal_usage import portal_usage_page

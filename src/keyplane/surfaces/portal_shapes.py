@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import Request
 
-from keyplane.auth.scopes import ALL_SCOPES
-from keyplane.billing.money import nanos_to_usd
+from keyplane.kernel.money import nanos_to_usd
+from keyplane.kernel.scopes import ALL_SCOPES
 from keyplane.keys.portal_service import portal_status
 from keyplane.keys.portal_usage import UsagePage
 from keyplane.models import ApiKey

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.billing.money import nanos_to_usd
 from keyplane.errors import BadRequest
+from keyplane.kernel.money import nanos_to_usd
 from keyplane.models import UsageRollup
 from keyplane.usage.queries import UsageFilter
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.kernel.windows import window_start_day
 from keyplane.models import UsageRollup
-from keyplane.usage.windows import window_start_day
 
 
 @dataclass(slots=True)

@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import USAGE_READ, require_scope
 from keyplane.errors import Forbidden, NotFound
+from keyplane.kernel.permissions import sees_only_own
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import USAGE_READ, require_scope
 from keyplane.models import ApiKey
-from keyplane.orgs.permissions import sees_only_own
-from keyplane.orgs.service import workspace_in_org
 from keyplane.usage.queries import UsageFilter
+from keyplane.workspaces.service import workspace_in_org
 
 KEY_HASH = re.compile(r"[0-9a-f]{64}")
 

@@ -11,9 +11,10 @@ from functools import partial
 from fastapi import FastAPI
 
 from keyplane.context import AppContext
-from keyplane.gateway.invalidation import SINK, KeyInvalidation, drop_changed_keys, redis_client
+from keyplane.gateway.invalidation import SINK, KeyInvalidation, drop_changed_keys
 from keyplane.gateway.service import Gateway
 from keyplane.gateway.shared_limits import SharedRateLimiter
+from keyplane.shared_redis import redis_client
 from keyplane.surfaces.gateway.asgi import GatewayFastAPI, GatewayHandler, GatewayMiddleware
 from keyplane.surfaces.gateway.prices import router as prices_router
 

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
-from keyplane.auth.scopes import PROVIDERS_WRITE, require_scope
 from keyplane.deps import CurrentPrincipal, ManagementPrincipal, Session, get_principal
+from keyplane.kernel.scopes import PROVIDERS_WRITE, require_scope
 from keyplane.models import ProviderSetting
-from keyplane.providers import settings_service
+from keyplane.providers import provider_settings
 from keyplane.providers.catalog import PROVIDERS, ProviderInfo, get_provider
 from keyplane.providers.schemas import ProviderSettingIn
 
@@ -55,7 +55,7 @@ async def put_provider_settings(
 ) -> dict[str, Any]:
     require_scope(principal, PROVIDERS_WRITE)
     info = get_provider(provider)
-    setting = await settings_service.put_setting(
+    setting = await provider_settings.put_setting(
         session=session, principal=principal, info=info, base_url=body.base_url
     )
     return {"data": provider_object(info, setting.base_url)}

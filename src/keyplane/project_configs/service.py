@@ -9,13 +9,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import SETTINGS_WRITE, require_scope
 from keyplane.errors import BadRequest, Forbidden, NotFound
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import SETTINGS_WRITE, require_scope
 from keyplane.models import ProjectConfig, Workspace
 from keyplane.models.base import new_uuid, utcnow
+from keyplane.project_configs.schemas import DEFAULT_INFERENCE_CONFIG, NULLABLE_FIELDS, ProjectConfigUpdate
 from keyplane.providers.catalog import PROVIDERS, is_known_provider
-from keyplane.settings.schemas import DEFAULT_INFERENCE_CONFIG, NULLABLE_FIELDS, ProjectConfigUpdate
 
 
 def inference_config_of(config: ProjectConfig) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from keyplane.errors import BadRequest, Forbidden, KeyplaneError
 from keyplane.net.paths import is_safe_segment
-from keyplane.providers.routing import RoutableCredential, eligible_credentials, weighted_order
+from keyplane.providers.eligibility import RoutableCredential, eligible_credentials, weighted_order
 
 # API styles forwarded unchanged over the OpenAI wire format (azure: deployment URLs + api-key).
 NATIVE_STYLES = frozenset({"openai", "azure", "ollama"})

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
 from keyplane.errors import BadRequest
+from keyplane.kernel.permissions import require_operator_admin
+from keyplane.kernel.principal import Principal
 from keyplane.models import ProviderSetting
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_operator_admin
 from keyplane.providers.catalog import ProviderInfo
 
 

@@ -6,9 +6,9 @@ forgotten argument is a type error, never a bypass.
 
 from __future__ import annotations
 
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import require_scope
 from keyplane.errors import Forbidden
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import require_scope
 
 
 def require_admin(principal: Principal, scope: str | None = None) -> None:

@@ -6,15 +6,35 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
-from keyplane.auth.principal import Principal
-from keyplane.auth.scopes import ORGS_WRITE
-from keyplane.errors import BadRequest, Conflict
+from keyplane.errors import BadRequest, Conflict, NotFound
+from keyplane.kernel.permissions import require_admin
+from keyplane.kernel.principal import Principal
+from keyplane.kernel.scopes import ORGS_WRITE
 from keyplane.models import Workspace
 from keyplane.models.base import utcnow
-from keyplane.orgs.permissions import require_admin
-from keyplane.orgs.service import workspace_in_org
 
 MAX_WORKSPACES_PER_ORG = 1000
+
+
+async def default_workspace(*, session: AsyncSession, org_id: str) -> Workspace:
+    workspace = (
+        await session.execute(
+            select(Workspace).where(Workspace.org_id == org_id, Workspace.is_default.is_(True))
+        )
+    ).scalar_one_or_none()
+    if workspace is None:
+        raise NotFound("The organization has no default workspace")
+    return workspace
+
+
+async def workspace_in_org(*, session: AsyncSession, org_id: str, workspace_id: str | None) -> Workspace:
+    """The named workspace of this org (404 for another org's), or the org's default one."""
+    if workspace_id is None:
+        return await default_workspace(session=session, org_id=org_id)
+    workspace = await session.get(Workspace, workspace_id)
+    if workspace is None or workspace.org_id != org_id:
+        raise NotFound("Workspace not found")
+    return workspace
 
 
 def clean_workspace_name(name: str) -> str:

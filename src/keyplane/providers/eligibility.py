@@ -25,9 +25,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.service import operator_org_id
+from keyplane.kernel.env_refs import EnvRefPolicy
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.providers.catalog import PROVIDERS, ProviderInfo
-from keyplane.providers.env_refs import EnvRefPolicy
 from keyplane.providers.policy import OwnerRules, ProviderPolicy, is_trusted_owner, owner_rules
 from keyplane.providers.secrets import SecretBox, SecretDecryptError, previous_secret_keys, resolve_secret
 

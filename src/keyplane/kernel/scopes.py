@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from keyplane.auth.principal import Principal
 from keyplane.errors import Forbidden
+from keyplane.kernel.principal import Principal
 
 BALANCE_READ = "balance:read"
 USAGE_READ = "usage:read"
@@ -39,16 +37,3 @@ ALL_SCOPES = (
 def require_scope(principal: Principal, scope: str) -> None:
     if not principal.has_scope(scope):
         raise Forbidden(f"This key lacks the '{scope}' scope", code="missing_scope")
-
-
-def scope_dependency(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A FastAPI dependency factory: use as Depends(scope_dependency(KEYS_WRITE)) after auth."""
-    from fastapi import Depends
-
-    from keyplane.deps import get_principal
-
-    async def check(principal: Principal = Depends(get_principal)) -> Principal:
-        require_scope(principal, scope)
-        return principal
-
-    return check

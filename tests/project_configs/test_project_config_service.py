@@ -7,14 +7,18 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from keyplane.auth.principal import SYSTEM, Principal
 from keyplane.context import AppContext
 from keyplane.db import session_scope
 from keyplane.errors import BadRequest, Forbidden, NotFound
+from keyplane.kernel.principal import SYSTEM, Principal
 from keyplane.models import ProjectConfig
 from keyplane.orgs.bootstrap import BootstrapResult
-from keyplane.settings.schemas import DEFAULT_INFERENCE_CONFIG, InferenceConfigUpdate, ProjectConfigUpdate
-from keyplane.settings.service import get_project_config, inference_config_of, update_project_config
+from keyplane.project_configs.schemas import (
+    DEFAULT_INFERENCE_CONFIG,
+    InferenceConfigUpdate,
+    ProjectConfigUpdate,
+)
+from keyplane.project_configs.service import get_project_config, inference_config_of, update_project_config
 
 TIMES = {"created_at": "2025-09-25T08:29:50.735Z", "updated_at": "2025-09-25T08:29:50.735Z"}
 

@@ -1,0 +1,1 @@
+"""Workspaces of an org (OpenRouter's workspace, Cortecs's project): lookups and management."""
