@@ -13,6 +13,7 @@ from keyplane.auth.service import authenticate_bearer
 from keyplane.context import AppContext
 from keyplane.errors import Forbidden, Unauthorized
 from keyplane.kernel.principal import Principal
+from keyplane.kernel.permissions import require_admin, require_operator_admin
 from keyplane.kernel.scopes import require_scope
 
 
@@ -106,3 +107,25 @@ def scope_dependency(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
         return principal
 
     return check
+
+
+def management_key(
+    scope: str | None = None, *, admin: bool = False, operator: bool = False
+) -> Callable[[Principal], Awaitable[Principal]]:
+    """A typed need for a route's signature: a management key, optionally an org admin's or an
+    operator admin's, holding `scope`. The service checks again; this makes the rule visible."""
+
+    async def check(principal: Principal = Depends(require_management_key)) -> Principal:
+        if operator:
+            require_operator_admin(principal, "Platform-wide objects", scope)
+        elif admin:
+            require_admin(principal, scope)
+        elif scope is not None:
+            require_scope(principal, scope)
+        return principal
+
+    return check
+
+
+OrgAdminPrincipal = Annotated[Principal, Depends(management_key(admin=True))]
+OperatorAdminPrincipal = Annotated[Principal, Depends(management_key(operator=True))]
