@@ -12,8 +12,8 @@ from keyplane.auth.client_address import resolve_client_ip
 from keyplane.auth.service import authenticate_bearer
 from keyplane.context import AppContext
 from keyplane.errors import Forbidden, Unauthorized
-from keyplane.kernel.principal import Principal
 from keyplane.kernel.permissions import require_admin, require_operator_admin
+from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import require_scope
 
 
