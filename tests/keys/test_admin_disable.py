@@ -8,7 +8,7 @@ import pytest
 from keyplane.auth.tokens import hash_key
 from keyplane.context import AppContext
 from keyplane.kernel.principal import SYSTEM
-from keyplane.keys.service import set_disabled
+from keyplane.keys.lifecycle import set_disabled
 from keyplane.models import ApiKey
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests.factories import add_user, bearer, make_key

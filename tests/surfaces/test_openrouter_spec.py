@@ -142,3 +142,48 @@ def test_the_vendored_spec_matches_the_shared_one() -> None:
     if not SHARED_SPEC.exists():
         pytest.skip("the shared specs directory is not beside this checkout")
     assert SPEC_PATH.read_bytes() == SHARED_SPEC.read_bytes()
+
+
+def _own_schema(path: str, method: str, status: str) -> dict[str, Any]:
+    """A reference to the schema keyplane's own /openapi.json declares for one answer."""
+    pointer = _pointer("paths", path, method, "responses", status, "content", "application/json", "schema")
+    return {"$ref": f"urn:keyplane-openapi#/{pointer}"}
+
+
+async def test_openapi_json_declares_the_answers_the_keys_routes_give(
+    client: httpx.AsyncClient, org: BootstrapResult, context: AppContext
+) -> None:
+    openapi = (await client.get("/openapi.json")).json()
+    registry = Registry().with_resource(
+        "urn:keyplane-openapi", Resource.from_contents(openapi, default_specification=DRAFT202012)
+    )
+    headers = bearer(org.management_key)
+    created = await client.post("/api/v1/keys", json={"name": "doc", "limit": 2}, headers=headers)
+    key_hash = created.json()["data"]["hash"]
+    answers = [
+        (created, "/api/v1/keys", "post", "201"),
+        (await client.get("/api/v1/keys", headers=headers), "/api/v1/keys", "get", "200"),
+        (
+            await client.get(f"/api/v1/keys/{key_hash}", headers=headers),
+            "/api/v1/keys/{key_hash}",
+            "get",
+            "200",
+        ),
+        (await client.get("/api/v1/key", headers=headers), "/api/v1/key", "get", "200"),
+        (
+            await client.delete(f"/api/v1/keys/{key_hash}", headers=headers),
+            "/api/v1/keys/{key_hash}",
+            "delete",
+            "200",
+        ),
+    ]
+    for response, path, method, status in answers:
+        assert str(response.status_code) == status, response.text
+        schema = _own_schema(path, method, status)
+        validator = jsonschema.Draft202012Validator(schema, registry=registry)
+        errors = [error.message for error in validator.iter_errors(response.json())]
+        assert not errors, (path, method, errors[:3])
+        declared = openapi["paths"][path][method]["responses"][status]["content"]["application/json"][
+            "schema"
+        ]
+        assert "$ref" in declared, (path, method, declared)

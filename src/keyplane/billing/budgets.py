@@ -6,7 +6,6 @@ the settled spend in the current window, read from the daily usage rollups.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,13 +20,13 @@ from keyplane.kernel.permissions import require_admin
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import BILLING_WRITE
 from keyplane.kernel.windows import window_start_day
+from keyplane.keys.lookup import key_by_hash
 from keyplane.models import ApiKey, Budget, UsageRollup
 from keyplane.models.api_key import LIMIT_RESETS
 from keyplane.models.base import utcnow
 from keyplane.models.budget import BUDGET_SCOPES
 from keyplane.workspaces.service import workspace_in_org
 
-KEY_HASH = re.compile(r"[0-9a-f]{64}")
 MAX_BUDGETS_PER_ORG = 1000
 
 
@@ -57,18 +56,6 @@ def _check_name(name: str | None) -> str:
     if len(name) > 200:
         raise BadRequest("name must be at most 200 characters")
     return name
-
-
-async def _key_in_org(session: AsyncSession, org_id: str, key_hash: str) -> ApiKey:
-    key_hash = key_hash.strip().lower()
-    key = None
-    if KEY_HASH.fullmatch(key_hash):
-        key = (
-            await session.execute(select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.hash == key_hash))
-        ).scalar_one_or_none()
-    if key is None:
-        raise NotFound("API key not found")
-    return key
 
 
 async def budget_spend(session: AsyncSession, budget: Budget, now: datetime) -> int:
@@ -149,7 +136,7 @@ async def create_budget(
     elif scope == "key":
         if key_hash is None or workspace_id is not None:
             raise BadRequest("A key budget needs key_hash (and no workspace_id)")
-        key_id = (await _key_in_org(session, org_id, key_hash)).id
+        key_id = (await key_by_hash(session=session, principal=principal, key_hash=key_hash)).id
     elif workspace_id is not None or key_hash is not None:
         raise BadRequest("An org budget takes neither workspace_id nor key_hash")
     count = (

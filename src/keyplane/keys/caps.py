@@ -1,4 +1,4 @@
-"""How many keys may exist at once: per user and kind (Cortecs, portal) and per org (every surface).
+"""How many keys may exist at once: per user and kind (keys a user manages themself) and per org (every key).
 
 Each check first locks the row it counts under (the membership or the organization) so that two
 concurrent creations are checked one after the other: a no-op UPDATE takes the row lock on
@@ -8,12 +8,18 @@ until the transaction ends.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest, Forbidden
 from keyplane.models import ApiKey, Membership, Organization
 from keyplane.models.base import utcnow
+
+if TYPE_CHECKING:
+    from keyplane.config import Settings
 
 
 class OrgKeyLimitReached(Forbidden):
@@ -88,3 +94,30 @@ async def check_org_key_cap(session: AsyncSession, *, org_id: str, default_cap: 
     cap = await lock_org_key_cap(session, org_id=org_id, default_cap=default_cap)
     if await count_keys(session, org_id=org_id, count_expired=True) >= cap:
         raise OrgKeyLimitReached(cap)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCaps:
+    """The operator's key caps: per user and kind (KEYPLANE_MANAGEMENT_KEYS_PER_USER,
+    KEYPLANE_INFERENCE_KEYS_PER_USER) and the default per org (KEYPLANE_MAX_KEYS_PER_ORG)."""
+
+    management_per_user: int
+    inference_per_user: int
+    per_org: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> KeyCaps:
+        return cls(
+            management_per_user=settings.management_keys_per_user,
+            inference_per_user=settings.inference_keys_per_user,
+            per_org=settings.max_keys_per_org,
+        )
+
+    def per_user(self, kind: str) -> int:
+        return self.management_per_user if kind == "management" else self.inference_per_user
+
+
+async def check_user_key_cap(session: AsyncSession, *, key: ApiKey, user_id: str, cap: int) -> None:
+    """Before a key of `user_id` counts again (restored, or an expired one extended): its cap, in turn."""
+    await lock_membership(session, org_id=key.org_id, user_id=user_id)
+    await check_active_key_cap(session, org_id=key.org_id, user_id=user_id, kind=key.kind, cap=cap)

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kernel.principal import Principal
+from keyplane.keys.lookup import visible_keys
 from keyplane.models import ApiKey
 from keyplane.models.base import utcnow
-
-
-def visible_keys(principal: Principal) -> Select[ApiKey]:
-    """Keys of the principal's org; a user-reach key sees only its creator's keys."""
-    query = select(ApiKey).where(ApiKey.org_id == principal.require_org())
-    if not principal.is_org_reach or principal.kind == "inference_key":
-        query = query.where(ApiKey.creator_user_id == principal.user_id)
-    return query
-
-
-async def find_visible_key(session: AsyncSession, principal: Principal, key_hash: str) -> ApiKey | None:
-    return (
-        await session.execute(visible_keys(principal).where(ApiKey.hash == key_hash))
-    ).scalar_one_or_none()
 
 
 async def list_visible_keys(

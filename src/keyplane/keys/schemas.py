@@ -44,3 +44,22 @@ class KeyUpdate(BaseModel):
     allowed_models: list[str] | None = None
     rate_limit_rpm: int | None = None
     rate_limit_tpm: int | None = None
+
+
+class OwnKeyCreate(BaseModel):
+    """A management key a user makes for themself: org_id None means a personal key in their first org."""
+
+    name: str
+    description: str = ""
+    expires_at: datetime | None = None
+    scopes: list[str] | None = None
+    org_id: str | None = None
+
+
+class OwnKeyUpdate(BaseModel):
+    """Only the fields that were sent are applied; expires_at None means never."""
+
+    name: str | None = None
+    description: str | None = None
+    expires_at: datetime | None = None
+    scopes: list[str] | None = None

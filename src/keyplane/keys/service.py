@@ -1,13 +1,11 @@
-"""Key lifecycle rules: issue (plaintext once), list, change, revoke, restore and delete.
+"""Key rules every surface shares: issue (plaintext once), list, get, change and delete keys of every kind.
 
-Who may switch a key back on lives here alone: a key an owner/admin disabled (or took away by
-removing its member) is enabled or restored again only by an owner/admin, and restoring an
-org-level management key needs a current admin of its org.
+Switching a key off and on (disable, revoke, restore: who may) is keys.lifecycle; finding a key by
+hash is keys.lookup; how many keys may exist is keys.caps.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -15,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
 from keyplane.auth.tokens import generate_key, hash_key, mask_key
-from keyplane.errors import BadRequest, Forbidden, NotFound
+from keyplane.errors import BadRequest
 from keyplane.kernel.money import usd_to_nanos
 from keyplane.kernel.principal import Principal
 from keyplane.keys import repository
 from keyplane.keys.caps import check_org_key_cap
+from keyplane.keys.lifecycle import set_disabled
+from keyplane.keys.lookup import key_by_hash
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
 from keyplane.keys.validation import (
     check_description,
@@ -36,7 +36,6 @@ from keyplane.models.base import utcnow
 from keyplane.workspaces.service import workspace_in_org
 
 LIST_PAGE_SIZE = 100
-KEY_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 async def create_key(
@@ -139,14 +138,8 @@ async def list_keys(
 
 
 async def get_key(*, session: AsyncSession, principal: Principal, key_hash: str) -> ApiKey:
-    # Anything but a sha256 hex digest names no key: answer without a query (and without handing
-    # PostgreSQL a NUL byte it would refuse).
-    if not KEY_HASH.fullmatch(key_hash):
-        raise NotFound("API key not found")
-    key = await repository.find_visible_key(session, principal, key_hash)
-    if key is None:
-        raise NotFound("API key not found")
-    return key
+    """The key the caller may see (keys.lookup), else 404."""
+    return await key_by_hash(session=session, principal=principal, key_hash=key_hash)
 
 
 async def update_key(
@@ -209,46 +202,6 @@ async def update_key(
     return key
 
 
-def require_may_enable(principal: Principal, key: ApiKey) -> None:
-    """A key an owner/admin disabled stays off until an owner/admin turns it back on."""
-    if key.disabled_by_admin and not principal.is_admin:
-        raise Forbidden(
-            "An organization admin disabled this key: only an owner or admin can enable it again",
-            code="disabled_by_admin",
-        )
-
-
-def set_disabled(principal: Principal, key: ApiKey, disabled: bool) -> None:
-    """Disable (remembering whether an owner/admin did it) or enable, if the caller may."""
-    if disabled:
-        key.disabled = True
-        key.disabled_by_admin = key.disabled_by_admin or principal.is_admin
-        return
-    require_may_enable(principal, key)
-    key.disabled = key.disabled_by_admin = False
-
-
-def require_may_restore(principal: Principal, key: ApiKey) -> None:
-    """Only a current member of the key's org, and for an org-level management key its admin."""
-    if not principal.is_system and principal.role is None:
-        raise NotFound("API key not found")  # a removed member no longer sees the org's keys
-    if key.is_management and key.reach == "org" and not principal.is_admin:
-        raise Forbidden("Only organization admins can restore organization-level keys", code="admin_required")
-    require_may_enable(principal, key)
-
-
-async def restore_key(
-    *, session: AsyncSession, principal: Principal, key: ApiKey, default_org_cap: int
-) -> ApiKey:
-    """Make a revoked or disabled key work again, if require_may_restore allows it; a revoked key
-    counts against the org's key cap again, like a new one."""
-    require_may_restore(principal, key)
-    if key.revoked:
-        await check_org_key_cap(session, org_id=key.org_id, default_cap=default_org_cap)
-    key.disabled = key.disabled_by_admin = False
-    return await _set_revoked(session=session, principal=principal, key=key, revoked=False)
-
-
 async def revoke_member_keys(*, session: AsyncSession, org_id: str, user_id: str) -> int:
     """A removed member's keys of every kind stop at once; rejoining brings none back without an admin.
 
@@ -268,27 +221,6 @@ async def revoke_member_keys(*, session: AsyncSession, org_id: str, user_id: str
         key.updated_at = now
     await session.flush()
     return revoked
-
-
-async def revoke_key(*, session: AsyncSession, principal: Principal, key: ApiKey) -> ApiKey:
-    """Stop a key at once; anyone who may see it may stop it."""
-    return await _set_revoked(session=session, principal=principal, key=key, revoked=True)
-
-
-async def _set_revoked(*, session: AsyncSession, principal: Principal, key: ApiKey, revoked: bool) -> ApiKey:
-    """A revoked key is refused at once and works again after restore_key."""
-    key.revoked = revoked
-    key.updated_at = utcnow()
-    await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="key.revoked" if revoked else "key.restored",
-        object_type="api_key",
-        object_id=key.hash,
-        org_id=key.org_id,
-    )
-    return key
 
 
 async def delete_key(*, session: AsyncSession, principal: Principal, key_hash: str) -> ApiKey:

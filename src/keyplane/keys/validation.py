@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from keyplane.errors import BadRequest
 from keyplane.kernel.money import MAX_USD, is_valid_amount
+from keyplane.kernel.scopes import ALL_SCOPES
 from keyplane.models.api_key import LIMIT_RESETS
 from keyplane.models.base import utcnow
 
@@ -67,3 +68,14 @@ def check_scopes(scopes: list[str]) -> list[str]:
 def check_rate_limit(value: int | None, field: str) -> None:
     if value is not None and not 1 <= value <= 10_000_000:
         raise BadRequest(f"{field} must be between 1 and 10000000")
+
+
+def check_known_scopes(scopes: list[str]) -> list[str]:
+    """Scopes from keyplane's vocabulary only (auth.scopes.ALL_SCOPES), deduplicated."""
+    cleaned = check_scopes(scopes)
+    for scope in cleaned:
+        if scope not in ALL_SCOPES:
+            raise BadRequest(
+                f"Unknown scope '{scope}'; known scopes: {', '.join(ALL_SCOPES)}", code="unknown_scope"
+            )
+    return cleaned

@@ -16,7 +16,8 @@ from keyplane.billing.ledger import balance_nanos
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
 from keyplane.kernel.money import nanos_to_usd
 from keyplane.kernel.scopes import BALANCE_READ, SETTINGS_READ, require_scope
-from keyplane.keys import user_keys
+from keyplane.keys import named_keys
+from keyplane.keys.caps import KeyCaps
 from keyplane.models import ProjectConfig
 from keyplane.project_configs import service as project_configs
 from keyplane.project_configs.schemas import ProjectConfigUpdate
@@ -60,7 +61,7 @@ def _project_config_object(config: ProjectConfig) -> dict[str, Any]:
 
 @router.get("/api-keys")
 async def list_api_keys(session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
-    found = await user_keys.list_user_keys(session=session, principal=principal)
+    found = await named_keys.list_user_keys(session=session, principal=principal)
     return {
         "api_keys": [
             {"name": key.name, "created_at": _unix(key.created_at), "is_management_key": key.is_management}
@@ -73,15 +74,12 @@ async def list_api_keys(session: Session, principal: ManagementPrincipal) -> dic
 async def create_api_key(
     body: CreateKeyBody, request: Request, session: Session, principal: ManagementPrincipal
 ) -> JSONResponse:
-    settings = get_context(request).settings
-    cap = settings.management_keys_per_user if body.is_management_key else settings.inference_keys_per_user
-    key, plaintext = await user_keys.create_named_key(
+    key, plaintext = await named_keys.create_named_key(
         session=session,
         principal=principal,
         name=body.name,
         management=body.is_management_key,
-        cap=cap,
-        default_org_cap=settings.max_keys_per_org,
+        caps=KeyCaps.of(get_context(request).settings),
     )
     return JSONResponse(
         {"name": key.name, "is_management_key": key.is_management, "api_key": plaintext}, status_code=201
@@ -92,7 +90,7 @@ async def create_api_key(
 async def delete_api_key(
     body: DeleteKeyBody, session: Session, principal: ManagementPrincipal
 ) -> dict[str, Any]:
-    key = await user_keys.delete_named_key(session=session, principal=principal, name=body.name)
+    key = await named_keys.delete_named_key(session=session, principal=principal, name=body.name)
     return {"success": True, "deleted": key.name}
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
 
 from keyplane.deps import (
@@ -21,7 +20,15 @@ from keyplane.kernel.scopes import KEYS_READ, KEYS_WRITE
 from keyplane.keys import service as keys
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
 from keyplane.models.base import utcnow
-from keyplane.surfaces.openrouter_shapes import current_key_object, key_object
+from keyplane.surfaces.openrouter_shapes import (
+    CreatedKey,
+    CurrentKey,
+    CurrentKeyData,
+    Deleted,
+    KeyData,
+    KeyList,
+    KeyObject,
+)
 from keyplane.usage.key_usage import usage_for_keys
 
 LimitReset = Literal["daily", "weekly", "monthly"]
@@ -95,7 +102,7 @@ CAN_READ = [Depends(scope_dependency(KEYS_READ))]
 CAN_WRITE = [Depends(scope_dependency(KEYS_WRITE))]
 
 
-@management.get("/keys", dependencies=CAN_READ)
+@management.get("/keys", dependencies=CAN_READ, response_model=KeyList)
 async def list_keys(
     session: Session,
     principal: ManagementPrincipal,
@@ -103,7 +110,7 @@ async def list_keys(
     include_expired: bool = False,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     workspace_id: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
-) -> dict[str, Any]:
+) -> KeyList:
     found = await keys.list_keys(
         session=session,
         principal=principal,
@@ -114,13 +121,13 @@ async def list_keys(
         kind="inference",
     )
     usage = await usage_for_keys(session, [key.id for key in found], utcnow())
-    return {"data": [key_object(key, usage[key.id]) for key in found]}
+    return KeyList(data=[KeyObject.of(key, usage[key.id]) for key in found])
 
 
-@management.post("/keys", status_code=201, dependencies=CAN_WRITE)
+@management.post("/keys", status_code=201, dependencies=CAN_WRITE, response_model=CreatedKey)
 async def create_key(
     body: CreateKeyBody, request: Request, session: Session, principal: ManagementPrincipal
-) -> JSONResponse:
+) -> CreatedKey:
     key, plaintext = await keys.create_key(
         session=session,
         principal=principal,
@@ -128,36 +135,36 @@ async def create_key(
         default_org_cap=get_context(request).settings.max_keys_per_org,
     )
     usage = await usage_for_keys(session, [key.id], utcnow())
-    return JSONResponse({"data": key_object(key, usage[key.id]), "key": plaintext}, status_code=201)
+    return CreatedKey(data=KeyObject.of(key, usage[key.id]), key=plaintext)
 
 
-@management.get("/keys/{key_hash}", dependencies=CAN_READ)
-async def get_key(key_hash: str, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
+@management.get("/keys/{key_hash}", dependencies=CAN_READ, response_model=KeyData)
+async def get_key(key_hash: str, session: Session, principal: ManagementPrincipal) -> KeyData:
     key = await keys.get_key(session=session, principal=principal, key_hash=key_hash)
     usage = await usage_for_keys(session, [key.id], utcnow())
-    return {"data": key_object(key, usage[key.id])}
+    return KeyData(data=KeyObject.of(key, usage[key.id]))
 
 
-@management.patch("/keys/{key_hash}", dependencies=CAN_WRITE)
+@management.patch("/keys/{key_hash}", dependencies=CAN_WRITE, response_model=KeyData)
 async def update_key(
     key_hash: str, body: UpdateKeyBody, session: Session, principal: ManagementPrincipal
-) -> dict[str, Any]:
+) -> KeyData:
     key = await keys.update_key(
         session=session, principal=principal, key_hash=key_hash, params=body.to_update()
     )
     usage = await usage_for_keys(session, [key.id], utcnow())
-    return {"data": key_object(key, usage[key.id])}
+    return KeyData(data=KeyObject.of(key, usage[key.id]))
 
 
-@management.delete("/keys/{key_hash}", dependencies=CAN_WRITE)
-async def delete_key(key_hash: str, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
+@management.delete("/keys/{key_hash}", dependencies=CAN_WRITE, response_model=Deleted)
+async def delete_key(key_hash: str, session: Session, principal: ManagementPrincipal) -> Deleted:
     await keys.delete_key(session=session, principal=principal, key_hash=key_hash)
-    return {"deleted": True}
+    return Deleted(deleted=True)
 
 
-@any_key.get("/key")
-async def current_key(session: Session, principal: KeyPrincipal) -> dict[str, Any]:
+@any_key.get("/key", response_model=CurrentKeyData)
+async def current_key(session: Session, principal: KeyPrincipal) -> CurrentKeyData:
     key = principal.require_key()
     now = utcnow()
     usage = await usage_for_keys(session, [key.id], now)
-    return {"data": current_key_object(key, usage[key.id], now)}
+    return CurrentKeyData(data=CurrentKey.of(key, usage[key.id], now))

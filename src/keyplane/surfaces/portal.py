@@ -13,11 +13,12 @@ from keyplane.deps import CurrentPrincipal, Session, get_context
 from keyplane.errors import Forbidden, Unauthorized
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import BALANCE_READ, require_scope
-from keyplane.keys import portal_service
-from keyplane.keys.portal_schemas import PortalKeyCreate, PortalKeyRef, PortalKeyUpdate
-from keyplane.keys.portal_usage import portal_usage_page
+from keyplane.keys import own_keys
+from keyplane.keys.caps import KeyCaps
 from keyplane.models.base import utcnow
+from keyplane.surfaces.portal_schemas import PortalKeyCreate, PortalKeyRef, PortalKeyUpdate
 from keyplane.surfaces.portal_shapes import balance_object, envelope, key_object, usage_object
+from keyplane.surfaces.portal_usage import portal_usage_page
 
 PREFIX = "/api/v1/portal/management"
 
@@ -51,20 +52,16 @@ PortalKey = Annotated[Principal, Depends(require_portal_key)]
 KeyId = Annotated[str, Path(max_length=64)]
 
 
-def _cap(request: Request) -> int:
-    return get_context(request).settings.management_keys_per_user
-
-
-def _org_cap(request: Request) -> int:
-    return get_context(request).settings.max_keys_per_org
+def _caps(request: Request) -> KeyCaps:
+    return KeyCaps.of(get_context(request).settings)
 
 
 @user_router.post("/api-keys")
 async def create_api_key(
     body: PortalKeyCreate, request: Request, session: Session, user: PortalUser
 ) -> dict[str, Any]:
-    key, plaintext = await portal_service.create_portal_key(
-        session=session, user=user, params=body, cap=_cap(request), default_org_cap=_org_cap(request)
+    key, plaintext = await own_keys.create_own_key(
+        session=session, user=user, params=body.to_create(), caps=_caps(request)
     )
     return envelope(request, key_object(key, utcnow(), plaintext=plaintext))
 
@@ -72,7 +69,7 @@ async def create_api_key(
 @user_router.get("/api-keys")
 async def list_api_keys(request: Request, session: Session, user: PortalUser) -> dict[str, Any]:
     now = utcnow()
-    found = await portal_service.list_portal_keys(session=session, user=user)
+    found = await own_keys.list_own_keys(session=session, user=user)
     return envelope(request, [key_object(key, now) for key in found])
 
 
@@ -80,7 +77,7 @@ async def list_api_keys(request: Request, session: Session, user: PortalUser) ->
 async def revoke_api_key(
     body: PortalKeyRef, request: Request, session: Session, user: PortalUser
 ) -> dict[str, Any]:
-    key = await portal_service.revoke_portal_key(session=session, user=user, key_id=body.id)
+    key = await own_keys.revoke_own_key(session=session, user=user, key_id=body.id)
     return envelope(request, key_object(key, utcnow()))
 
 
@@ -88,9 +85,7 @@ async def revoke_api_key(
 async def restore_api_key(
     body: PortalKeyRef, request: Request, session: Session, user: PortalUser
 ) -> dict[str, Any]:
-    key = await portal_service.restore_portal_key(
-        session=session, user=user, key_id=body.id, cap=_cap(request), default_org_cap=_org_cap(request)
-    )
+    key = await own_keys.restore_own_key(session=session, user=user, key_id=body.id, caps=_caps(request))
     return envelope(request, key_object(key, utcnow()))
 
 
@@ -98,8 +93,8 @@ async def restore_api_key(
 async def update_api_key(
     api_key_id: KeyId, body: PortalKeyUpdate, request: Request, session: Session, user: PortalUser
 ) -> dict[str, Any]:
-    key = await portal_service.update_portal_key(
-        session=session, user=user, key_id=api_key_id, params=body, cap=_cap(request)
+    key = await own_keys.update_own_key(
+        session=session, user=user, key_id=api_key_id, params=body.to_update(), caps=_caps(request)
     )
     return envelope(request, key_object(key, utcnow()))
 
@@ -108,7 +103,7 @@ async def update_api_key(
 async def delete_api_key(
     api_key_id: KeyId, request: Request, session: Session, user: PortalUser
 ) -> dict[str, Any]:
-    key = await portal_service.delete_portal_key(session=session, user=user, key_id=api_key_id)
+    key = await own_keys.delete_own_key(session=session, user=user, key_id=api_key_id)
     return envelope(request, {"id": key.id})
 
 

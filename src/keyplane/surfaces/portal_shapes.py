@@ -9,15 +9,23 @@ from fastapi import Request
 
 from keyplane.kernel.money import nanos_to_usd
 from keyplane.kernel.scopes import ALL_SCOPES
-from keyplane.keys.portal_service import portal_status
-from keyplane.keys.portal_usage import UsagePage
 from keyplane.models import ApiKey
 from keyplane.surfaces.error_handlers import request_id_of
+from keyplane.surfaces.portal_usage import UsagePage
 
 
 def envelope(request: Request, data: Any) -> dict[str, Any]:
     """Success as the portal writes it; errors get the same envelope from the error handlers."""
     return {"meta": {"code": 0, "message": "success", "request_id": request_id_of(request)}, "data": data}
+
+
+def portal_status(key: ApiKey, now: datetime) -> str:
+    """active, revoked (also a disabled key: both stop it) or expired."""
+    if key.revoked or key.disabled:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active"
 
 
 def unix(value: datetime | None) -> int:

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.errors import Forbidden, NotFound
+from keyplane.errors import Forbidden
 from keyplane.kernel.permissions import sees_only_own
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import USAGE_READ, require_scope
-from keyplane.models import ApiKey
+from keyplane.keys.lookup import key_by_hash
 from keyplane.usage.queries import UsageFilter
 from keyplane.workspaces.service import workspace_in_org
 
-KEY_HASH = re.compile(r"[0-9a-f]{64}")
-
 
 async def key_id_for_hash(*, session: AsyncSession, principal: Principal, key_hash: str) -> str:
-    """The id of a key of the caller's org (and, for restricted callers, of their own keys), else 404."""
-    key_hash = key_hash.strip().lower()
-    if not KEY_HASH.fullmatch(key_hash):  # names no key; and keeps NUL bytes away from PostgreSQL
-        raise NotFound("API key not found")
-    query = select(ApiKey.id, ApiKey.creator_user_id).where(
-        ApiKey.org_id == principal.require_org(), ApiKey.hash == key_hash
-    )
-    row = (await session.execute(query)).first()
-    if row is None or (sees_only_own(principal) and row.creator_user_id != principal.user_id):
-        raise NotFound("API key not found")
-    return str(row.id)
+    """The id of a key the caller may see (keys.lookup decides), else 404."""
+    return (await key_by_hash(session=session, principal=principal, key_hash=key_hash)).id
 
 
 async def usage_filter_for(

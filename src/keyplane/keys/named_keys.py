@@ -1,4 +1,5 @@
-"""A user's own keys addressed by name (Cortecs): unique names per user, per-user caps, no self-delete."""
+"""A user's own keys addressed by name through one of their management keys: unique names per user,
+per-user caps by kind, no self-delete."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import KEYS_READ, KEYS_WRITE, require_scope
 from keyplane.keys import service as keys
-from keyplane.keys.caps import check_active_key_cap, lock_membership
+from keyplane.keys.caps import KeyCaps, check_active_key_cap, lock_membership
 from keyplane.keys.schemas import KeyCreate
 from keyplane.keys.validation import clean_name
 from keyplane.models import ApiKey
@@ -47,8 +48,7 @@ async def create_named_key(
     principal: Principal,
     name: str,
     management: bool,
-    cap: int,
-    default_org_cap: int,
+    caps: KeyCaps,
 ) -> tuple[ApiKey, str]:
     """A new key for the caller's user in the caller's workspace; a management key never gets
     more reach or scopes than the key that creates it."""
@@ -62,7 +62,7 @@ async def create_named_key(
     if await _keys_named(session, principal, user_id, cleaned):
         raise BadRequest(f"An API key named '{cleaned}' already exists", code="duplicate_name")
     kind = "management" if management else "inference"
-    await check_active_key_cap(session, org_id=org_id, user_id=user_id, kind=kind, cap=cap)
+    await check_active_key_cap(session, org_id=org_id, user_id=user_id, kind=kind, cap=caps.per_user(kind))
     params = KeyCreate(
         name=cleaned,
         kind=kind,
@@ -72,7 +72,7 @@ async def create_named_key(
         reach=("org" if principal.is_org_reach else "user") if management else "org",
     )
     return await keys.create_key(
-        session=session, principal=principal, params=params, default_org_cap=default_org_cap
+        session=session, principal=principal, params=params, default_org_cap=caps.per_org
     )
 
 

@@ -1,4 +1,4 @@
-"""Management keys a logged-in user manages for themself (portal, seed 002): 10 active per user per org.
+"""Management keys a logged-in user manages for themself, by key id: a per-user cap of active keys.
 
 Keys are the user's own: another user's key id is a 404, also for org admins, and so is a key of
 an org the user is no longer a member of. An org-level key (reach "org") needs the org's admin or
@@ -7,65 +7,36 @@ owner; a personal key (reach "user") lives in the user's first org and sees only
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.kernel.principal import Principal
-from keyplane.kernel.scopes import ALL_SCOPES, BALANCE_READ, USAGE_READ
+from keyplane.kernel.scopes import BALANCE_READ, USAGE_READ
+from keyplane.keys import lifecycle
 from keyplane.keys import service as keys
-from keyplane.keys.caps import check_active_key_cap, lock_membership
-from keyplane.keys.portal_schemas import PORTAL_NAME_MAX, PortalKeyCreate, PortalKeyUpdate
-from keyplane.keys.schemas import KeyCreate, KeyUpdate
-from keyplane.keys.validation import check_scopes, clean_name
+from keyplane.keys.caps import KeyCaps, check_active_key_cap, check_user_key_cap, lock_membership
+from keyplane.keys.schemas import KeyCreate, KeyUpdate, OwnKeyCreate, OwnKeyUpdate
+from keyplane.keys.validation import check_known_scopes, clean_name
 from keyplane.models import ApiKey, Membership
 from keyplane.models.base import utcnow
 from keyplane.models.membership import ADMIN_ROLES
 
 DEFAULT_SCOPES = (BALANCE_READ, USAGE_READ)
-MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
-
-
-def portal_status(key: ApiKey, now: datetime) -> str:
-    """active, revoked (also a disabled key: both stop it) or expired."""
-    if key.revoked or key.disabled:
-        return "revoked"
-    if key.expires_at is not None and key.expires_at <= now:
-        return "expired"
-    return "active"
-
-
-def expiry_from_unix(value: int) -> datetime | None:
-    """0 means never; anything else must be a Unix second in the future."""
-    if value == 0:
-        return None
-    if not 0 < value <= MAX_UNIX_SECONDS:
-        raise BadRequest("expires_at must be 0 (never) or a Unix timestamp in seconds")
-    expires_at = datetime.fromtimestamp(value, UTC)
-    if expires_at <= utcnow():
-        raise BadRequest("expires_at must be in the future (or 0 for never)")
-    return expires_at
+OWN_KEY_NAME_MAX = 100
 
 
 def _clean_name(name: str) -> str:
     cleaned = clean_name(name)
-    if len(cleaned) > PORTAL_NAME_MAX:
-        raise BadRequest(f"name must be at most {PORTAL_NAME_MAX} characters")
+    if len(cleaned) > OWN_KEY_NAME_MAX:
+        raise BadRequest(f"name must be at most {OWN_KEY_NAME_MAX} characters")
     return cleaned
 
 
 def _clean_scopes(scopes: list[str]) -> list[str]:
     if not scopes:
         raise BadRequest(f"scopes must list at least one scope, e.g. {', '.join(DEFAULT_SCOPES)}")
-    cleaned = check_scopes(scopes)
-    for scope in cleaned:
-        if scope not in ALL_SCOPES:
-            raise BadRequest(
-                f"Unknown scope '{scope}'; known scopes: {', '.join(ALL_SCOPES)}", code="unknown_scope"
-            )
-    return cleaned
+    return check_known_scopes(scopes)
 
 
 def _user(principal: Principal) -> str:
@@ -105,16 +76,21 @@ async def _target_membership(session: AsyncSession, user_id: str, org_id: str | 
     return membership
 
 
-async def create_portal_key(
-    *, session: AsyncSession, user: Principal, params: PortalKeyCreate, cap: int, default_org_cap: int
+async def create_own_key(
+    *, session: AsyncSession, user: Principal, params: OwnKeyCreate, caps: KeyCaps
 ) -> tuple[ApiKey, str]:
-    """Issue an sk_mg_ key; the plaintext is returned once."""
+    """Issue a management key for the user; the plaintext is returned once."""
     user_id = _user(user)
     name = _clean_name(params.name)
-    expires_at = expiry_from_unix(params.expires_at)
     scopes = _clean_scopes(params.scopes) if params.scopes is not None else list(DEFAULT_SCOPES)
     membership = await _target_membership(session, user_id, params.org_id)
-    await check_active_key_cap(session, org_id=membership.org_id, user_id=user_id, kind="management", cap=cap)
+    await check_active_key_cap(
+        session,
+        org_id=membership.org_id,
+        user_id=user_id,
+        kind="management",
+        cap=caps.per_user("management"),
+    )
     return await keys.create_key(
         session=session,
         principal=_as_member(user, membership.org_id, membership.role),
@@ -122,11 +98,11 @@ async def create_portal_key(
             name=name,
             kind="management",
             description=params.description,
-            expires_at=expires_at,
+            expires_at=params.expires_at,
             scopes=scopes,
             reach="org" if params.org_id is not None else "user",
         ),
-        default_org_cap=default_org_cap,
+        default_org_cap=caps.per_org,
     )
 
 
@@ -142,13 +118,13 @@ def _own_keys(user: Principal) -> Select[ApiKey, str]:
     )
 
 
-async def list_portal_keys(*, session: AsyncSession, user: Principal) -> list[ApiKey]:
+async def list_own_keys(*, session: AsyncSession, user: Principal) -> list[ApiKey]:
     """The user's management keys in every org they belong to, newest first, whatever their status."""
     query = _own_keys(user).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
     return list((await session.execute(query)).scalars())
 
 
-async def _find_portal_key(session: AsyncSession, user: Principal, key_id: str) -> tuple[ApiKey, Principal]:
+async def _find_own_key(session: AsyncSession, user: Principal, key_id: str) -> tuple[ApiKey, Principal]:
     """The key and the user acting in its org with their current role; 404 once they left the org."""
     row = (await session.execute(_own_keys(user).where(ApiKey.id == key_id))).first()
     if row is None:
@@ -157,14 +133,16 @@ async def _find_portal_key(session: AsyncSession, user: Principal, key_id: str) 
     return key, _as_member(user, key.org_id, role)
 
 
-async def update_portal_key(
-    *, session: AsyncSession, user: Principal, key_id: str, params: PortalKeyUpdate, cap: int
+def _is_expired(key: ApiKey) -> bool:
+    return key.expires_at is not None and key.expires_at <= utcnow()
+
+
+async def update_own_key(
+    *, session: AsyncSession, user: Principal, key_id: str, params: OwnKeyUpdate, caps: KeyCaps
 ) -> ApiKey:
+    """Apply the fields sent (expires_at None: never); extending an expired key counts it again."""
     sent = params.model_fields_set
-    for field in sent:
-        if getattr(params, field) is None:
-            raise BadRequest(f"{field} must not be null")
-    key, member = await _find_portal_key(session, user, key_id)
+    key, member = await _find_own_key(session, user, key_id)
     changes: dict[str, object] = {}
     if "name" in sent and params.name is not None:
         changes["name"] = _clean_name(params.name)
@@ -172,11 +150,10 @@ async def update_portal_key(
         changes["description"] = params.description
     if "scopes" in sent and params.scopes is not None:
         changes["scopes"] = _clean_scopes(params.scopes)
-    if "expires_at" in sent and params.expires_at is not None:
-        changes["expires_at"] = expiry_from_unix(params.expires_at)
-        now = utcnow()
-        if portal_status(key, now) == "expired":  # extending an expired key makes it active again
-            await _check_cap_for(session, user, key, cap)
+    if "expires_at" in sent:
+        changes["expires_at"] = params.expires_at
+        if not key.revoked and not key.disabled and _is_expired(key):
+            await check_user_key_cap(session, key=key, user_id=_user(user), cap=caps.per_user(key.kind))
     if not changes:
         return key
     return await keys.update_key(
@@ -187,35 +164,30 @@ async def update_portal_key(
     )
 
 
-async def _check_cap_for(session: AsyncSession, user: Principal, key: ApiKey, cap: int) -> None:
-    user_id = _user(user)
-    await lock_membership(session, org_id=key.org_id, user_id=user_id)
-    await check_active_key_cap(session, org_id=key.org_id, user_id=user_id, kind="management", cap=cap)
-
-
-async def delete_portal_key(*, session: AsyncSession, user: Principal, key_id: str) -> ApiKey:
-    key, member = await _find_portal_key(session, user, key_id)
+async def delete_own_key(*, session: AsyncSession, user: Principal, key_id: str) -> ApiKey:
+    key, member = await _find_own_key(session, user, key_id)
     await keys.remove_key(session=session, principal=member, key=key)
     return key
 
 
-async def revoke_portal_key(*, session: AsyncSession, user: Principal, key_id: str) -> ApiKey:
+async def revoke_own_key(*, session: AsyncSession, user: Principal, key_id: str) -> ApiKey:
     """Stops the key at once; revoking a revoked key changes nothing."""
-    key, member = await _find_portal_key(session, user, key_id)
+    key, member = await _find_own_key(session, user, key_id)
     if key.revoked:
         return key
-    return await keys.revoke_key(session=session, principal=member, key=key)
+    return await lifecycle.revoke_key(session=session, principal=member, key=key)
 
 
-async def restore_portal_key(
-    *, session: AsyncSession, user: Principal, key_id: str, cap: int, default_org_cap: int
-) -> ApiKey:
+async def restore_own_key(*, session: AsyncSession, user: Principal, key_id: str, caps: KeyCaps) -> ApiKey:
     """Makes a revoked (or disabled) key work again, within the active-key cap and the keys
-    service's rules (org-level keys and keys an admin disabled need an admin)."""
-    key, member = await _find_portal_key(session, user, key_id)
+    service's rules (org-level keys and keys an admin disabled need an admin); restoring a key
+    that works changes nothing."""
+    key, member = await _find_own_key(session, user, key_id)
     if not key.revoked and not key.disabled:
         return key
-    keys.require_may_restore(member, key)
-    if key.revoked and (key.expires_at is None or key.expires_at > utcnow()):
-        await _check_cap_for(session, user, key, cap)
-    return await keys.restore_key(session=session, principal=member, key=key, default_org_cap=default_org_cap)
+    lifecycle.require_may_restore(member, key)
+    if key.revoked and not _is_expired(key):
+        await check_user_key_cap(session, key=key, user_id=_user(user), cap=caps.per_user(key.kind))
+    return await lifecycle.restore_key(
+        session=session, principal=member, key=key, default_org_cap=caps.per_org
+    )

@@ -1,4 +1,9 @@
-"""Who may read which usage through a portal management key, and the page they get."""
+"""The portal's usage page (seed 002): Unix-second ranges, pages of at most 100, model prices.
+
+Who reads whose usage is kernel.permissions.sees_only_own, as for every usage read; the portal
+only refuses a user_id filter outright for a restricted key (keyplane's other usage routes let it
+name its own user).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest, Forbidden
+from keyplane.kernel.permissions import sees_only_own
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import USAGE_READ, require_scope
 from keyplane.models import ModelPrice, UsageRecord
@@ -43,7 +49,7 @@ def _time_range(start_time: int | None, end_time: int | None) -> tuple[datetime 
 
 def _user_filter(principal: Principal, user_id: str | None) -> str | None:
     """Admins with an org-level key read the whole org (or one member); everyone else only their own."""
-    org_admin = principal.is_org_reach and principal.is_admin
+    org_admin = not sees_only_own(principal)
     if user_id is not None:
         if not org_admin:
             raise Forbidden(
