@@ -349,8 +349,7 @@ class Gateway:
     ) -> None:
         """No usable answer (failure, refusal, cancellation, early end): release it all, charge 0."""
         credential = forwarded.credential if forwarded is not None else None
-        model = forwarded.upstream_model if forwarded is not None else None
-        self._record(admission, credential, model, NO_USAGE, status, error, 0)
+        self._record(admission, credential, NO_USAGE, status, error, 0)
 
     def settle_refusal(self, admission: Admission, forwarded: Forwarded) -> tuple[int, str, str]:
         """A provider 4xx: settled at no cost; returns what the caller is told (status, code, message)."""
@@ -364,7 +363,7 @@ class Gateway:
         table = (self.prices.fresh_table() or await self.prices.table()) if usage.needs_price() else None
         cost = cost_nanos(usage, table, (admission.model, forwarded.upstream_model))
         status = forwarded.response.status
-        self._record(admission, forwarded.credential, forwarded.upstream_model, usage, status, None, cost)
+        self._record(admission, forwarded.credential, usage, status, None, cost)
 
     async def settle_stream(
         self,
@@ -383,13 +382,12 @@ class Gateway:
         table = (self.prices.fresh_table() or await self.prices.table()) if usage.needs_price() else None
         cost = cost_nanos(usage, table, (admission.model, forwarded.upstream_model))
         status = stream_status(error, client_gone=client_gone)
-        self._record(admission, forwarded.credential, forwarded.upstream_model, usage, status, error, cost)
+        self._record(admission, forwarded.credential, usage, status, error, cost)
 
     def _record(
         self,
         admission: Admission,
         credential: RoutableCredential | None,
-        upstream_model: str | None,
         usage: Usage,
         status: int,
         error: str | None,
