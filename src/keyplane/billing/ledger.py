@@ -31,12 +31,13 @@ async def add_credit(
     *,
     session: AsyncSession,
     principal: Principal,
-    org_id: str,
+    org_id: str | None,
     amount_nanos: int,
     note: str = "",
     user_id: str | None = None,
 ) -> LedgerEntry:
-    """Append a positive credit (operator admins with billing:write only) and audit it as credits.added."""
+    """Append a positive credit (operator admins, billing:write) to the org, default the caller's."""
+    org_id = org_id or principal.require_org()
     require_admin(principal, BILLING_WRITE)
     require_operator_admin(principal, "Credits")  # a tenant crediting itself voids balances
     # Only after the operator check: a tenant learns nothing about which org ids exist.

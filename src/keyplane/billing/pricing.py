@@ -1,6 +1,7 @@
 """Model prices (nano-USD per million tokens) and the cost of a request, rounded up, never down.
 
-Operators edit the table `model_prices` (PUT /api/v1/model-prices/{model}); the small built-in
+Operators edit the table `model_prices` (PUT /api/v1/model-prices/{model}; each committed change
+drops the gateway's cached table, see price_changes.py); the small built-in
 table below is used for models that have no row. A model with neither is metered at zero cost.
 A cached-token price of 0 means "no discount": cached prompt tokens are charged at the input price.
 """
@@ -18,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keyplane.audit.service import record_event
+from keyplane.billing.price_changes import mark_prices_changed
 from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.money import NANOS_PER_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
 from keyplane.kernel.permissions import require_admin, require_operator_admin
@@ -129,6 +131,7 @@ async def set_price(
         index_elements=[ModelPrice.model], set_={k: v for k, v in values.items() if k != "model"}
     )
     await session.execute(stmt)
+    mark_prices_changed(session)
     await record_event(
         session=session,
         principal=principal,
@@ -148,6 +151,7 @@ async def delete_price(*, session: AsyncSession, principal: Principal, model: st
     result = await session.execute(delete(ModelPrice).where(ModelPrice.model == model))
     if not getattr(result, "rowcount", 0):
         raise NotFound("No price set for this model")
+    mark_prices_changed(session)
     await record_event(
         session=session,
         principal=principal,
@@ -163,7 +167,7 @@ class PriceCache:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
         self._sessions = sessions
-        self._ttl = ttl_seconds
+        self.ttl = ttl_seconds
         self._table: dict[str, Price] = dict(DEFAULT_PRICES)
         self._loaded_at = -math.inf
         self._lock = asyncio.Lock()
@@ -173,13 +177,13 @@ class PriceCache:
 
     def fresh_table(self) -> dict[str, Price] | None:
         """The table when it is fresh (no await on the hot path), else None."""
-        return self._table if time.monotonic() - self._loaded_at < self._ttl else None
+        return self._table if time.monotonic() - self._loaded_at < self.ttl else None
 
     async def table(self) -> dict[str, Price]:
-        if time.monotonic() - self._loaded_at < self._ttl:
+        if time.monotonic() - self._loaded_at < self.ttl:
             return self._table
         async with self._lock:
-            if time.monotonic() - self._loaded_at >= self._ttl:
+            if time.monotonic() - self._loaded_at >= self.ttl:
                 async with self._sessions() as session:
                     self._table = await load_prices(session)
                 self._loaded_at = time.monotonic()

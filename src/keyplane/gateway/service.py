@@ -1,6 +1,7 @@
 """The gateway's rules in hot-path order: authenticate, check, route, reserve, forward, settle.
 
-Surfaces (surfaces/gateway/) parse bytes and write responses; everything they decide comes from here.
+Surfaces (surfaces/gateway/) parse bytes and write responses; everything they decide comes from here
+(what an answer costs and what a provider's refusal means: gateway/settlement.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 
 from keyplane.auth.service import OrganizationSuspended
 from keyplane.auth.tokens import hash_key, key_kind_of
-from keyplane.billing.pricing import Price, PriceCache, price_in
+from keyplane.billing.pricing import PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
 from keyplane.gateway.key_cache import KeyCache, KeyRecord
@@ -30,6 +31,15 @@ from keyplane.gateway.route_policy import (
     order_candidates,
     policy_from,
     route_candidates,
+)
+from keyplane.gateway.settlement import (
+    NO_USAGE,
+    Usage,
+    cost_nanos,
+    delivered_usage,
+    provider_refusal,
+    stream_status,
+    usage_from,
 )
 from keyplane.gateway.shared_limits import SharedRateLimiter
 from keyplane.gateway.snapshot import WorkspaceView, WorkspaceViews
@@ -48,7 +58,6 @@ from keyplane.gateway.upstream import (
     upstream_headers,
     upstream_url,
 )
-from keyplane.kernel.money import usd_to_nanos
 from keyplane.models.base import utcnow
 from keyplane.providers.eligibility import RoutableCredential, route_model
 from keyplane.providers.policy import ProviderPolicy
@@ -97,36 +106,6 @@ def _json_or_none(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-
-
-@dataclass(slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    reported_cost_nanos: int | None = None
-
-
-def usage_from(payload: Any) -> Usage | None:
-    """Token counts from an OpenAI `usage` object (and a provider's `cost` in USD when present)."""
-    if not isinstance(payload, dict):
-        return None
-    usage = payload.get("usage")
-    if not isinstance(usage, dict):
-        return None
-
-    def count(value: Any) -> int:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-    details = usage.get("prompt_tokens_details")
-    cached = count(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    cost = usage.get("cost")
-    reported = (
-        usd_to_nanos(float(cost))
-        if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost < 1e6
-        else None
-    )
-    return Usage(count(usage.get("prompt_tokens")), count(usage.get("completion_tokens")), cached, reported)
 
 
 class Gateway:
@@ -365,30 +344,61 @@ class Gateway:
 
     # -- settle ------------------------------------------------------------------------------
 
-    async def settle(
+    def settle_failed(
+        self, admission: Admission, status: int, error: str, forwarded: Forwarded | None = None
+    ) -> None:
+        """No usable answer (failure, refusal, cancellation, early end): release it all, charge 0."""
+        credential = forwarded.credential if forwarded is not None else None
+        self._record(admission, credential, NO_USAGE, status, error, 0)
+
+    def settle_refusal(self, admission: Admission, forwarded: Forwarded) -> tuple[int, str, str]:
+        """A provider 4xx: settled at no cost; returns what the caller is told (status, code, message)."""
+        status = forwarded.response.status
+        self.settle_failed(admission, status, f"provider answered HTTP {status}", forwarded)
+        return provider_refusal(status, forwarded.payload)
+
+    async def settle_answer(self, admission: Admission, forwarded: Forwarded) -> None:
+        """A buffered answer: charge the usage it reports."""
+        usage = usage_from(forwarded.payload) or NO_USAGE
+        table = (self.prices.fresh_table() or await self.prices.table()) if usage.needs_price() else None
+        cost = cost_nanos(usage, table, (admission.model, forwarded.upstream_model))
+        status = forwarded.response.status
+        self._record(admission, forwarded.credential, usage, status, None, cost)
+
+    async def settle_stream(
         self,
         admission: Admission,
+        forwarded: Forwarded,
+        reported: Usage | None,
         *,
+        content_events: int,
+        error: str | None,
+        client_gone: bool,
+    ) -> None:
+        """A relayed stream: the provider's usage, else what was delivered; 502/499/200 as it ended."""
+        usage = delivered_usage(
+            reported, prompt_estimate=admission.prompt_estimate, content_events=content_events
+        )
+        table = (self.prices.fresh_table() or await self.prices.table()) if usage.needs_price() else None
+        cost = cost_nanos(usage, table, (admission.model, forwarded.upstream_model))
+        status = stream_status(error, client_gone=client_gone)
+        self._record(admission, forwarded.credential, usage, status, error, cost)
+
+    def _record(
+        self,
+        admission: Admission,
         credential: RoutableCredential | None,
-        upstream_model: str | None,
-        usage: Usage | None,
+        usage: Usage,
         status: int,
-        error: str | None = None,
-    ) -> int:
-        """Price the real usage, release the reservation through the meter; returns the cost."""
+        error: str | None,
+        cost: int,
+    ) -> None:
+        """Exactly once per admission: count the tokens, meter the event, settle the reservation."""
         if admission.settled:
-            return 0
+            return
         admission.settled = True
-        usage = usage or Usage()
-        cost = 0
-        if credential is not None and (usage.prompt_tokens or usage.completion_tokens):
-            if usage.reported_cost_nanos is not None:
-                cost = usage.reported_cost_nanos
-            else:
-                price: Price = await self.prices.price_for(admission.model, upstream_model or admission.model)
-                cost = price.cost_nanos(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
-        elif usage.reported_cost_nanos is not None and credential is not None:
-            cost = usage.reported_cost_nanos
+        if credential is None:
+            cost = 0
         is_byok = credential.is_byok if credential is not None else False
         key = admission.key
         limiter = self.shared_limiter or self.rate_limiter
@@ -413,7 +423,6 @@ class Gateway:
             error=error[:500] if error else None,
         )
         self.meter.record(event, Settlement(admission.reservation, cost, is_byok))
-        return cost
 
     # -- models ------------------------------------------------------------------------------
 

@@ -8,14 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from keyplane.billing import exchange, ledger
+from keyplane.billing import balances, exchange, ledger
 from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
-from keyplane.errors import BadRequest, Forbidden
+from keyplane.errors import BadRequest
 from keyplane.kernel.money import is_valid_amount, nanos_to_usd, usd_to_nanos
-from keyplane.kernel.permissions import sees_only_own
 from keyplane.kernel.scopes import BALANCE_READ, require_scope
 from keyplane.models import ExchangeRate, LedgerEntry
-from keyplane.orgs.tenants import reading_as
 from keyplane.surfaces.native_params import CodeQuery, Id, IdQuery, Note, OrgIdQuery
 from keyplane.surfaces.openrouter_shapes import iso
 
@@ -76,23 +74,23 @@ async def get_balance(
 ) -> dict[str, Any]:
     """The org's balance (or one member's ledger share), optionally converted to another currency."""
     require_scope(principal, BALANCE_READ)
-    principal = await reading_as(session=session, principal=principal, org_id=org_id)
-    if sees_only_own(principal) and user_id is not None and user_id != principal.user_id:
-        raise Forbidden("This key may only read its own balance", code="balance_restricted")
-    balance = await ledger.balance_nanos(session=session, org_id=principal.require_org(), user_id=user_id)
-    amount, code = await exchange.convert_from_base(
-        session=session, amount_nanos=balance, currency_code=currency, base_currency=_base(request)
+    reading = await balances.read_balance(
+        session=session,
+        principal=principal,
+        user_id=user_id,
+        currency=currency,
+        base_currency=_base(request),
+        org_id=org_id,
     )
-    credits, usage = await ledger.total_credits_and_usage(session=session, org_id=principal.require_org())
     return {
         "data": {
-            "balance": amount,
-            "currency": code,
-            "balance_base": nanos_to_usd(balance),
+            "balance": reading.amount,
+            "currency": reading.currency,
+            "balance_base": nanos_to_usd(reading.balance_nanos),
             "base_currency": _base(request),
-            "user_id": user_id,
-            "total_credits": nanos_to_usd(credits),
-            "total_usage": nanos_to_usd(usage),
+            "user_id": reading.user_id,
+            "total_credits": nanos_to_usd(reading.total_credits_nanos),
+            "total_usage": nanos_to_usd(reading.total_usage_nanos),
         }
     }
 
@@ -107,7 +105,7 @@ async def add_credit(
     entry = await ledger.add_credit(
         session=session,
         principal=principal,
-        org_id=body.org_id or principal.require_org(),
+        org_id=body.org_id,
         amount_nanos=usd_to_nanos(body.amount),
         note=body.note,
         user_id=body.user_id,
@@ -127,10 +125,8 @@ async def list_ledger(
     org_id: OrgIdQuery = None,
 ) -> dict[str, Any]:
     require_scope(principal, BALANCE_READ)
-    principal = await reading_as(session=session, principal=principal, org_id=org_id)
-    user_id = (principal.user_id or "") if sees_only_own(principal) else None
-    entries = await ledger.list_ledger_entries(
-        session=session, org_id=principal.require_org(), page=page, page_size=page_size, user_id=user_id
+    entries = await balances.read_ledger(
+        session=session, principal=principal, page=page, page_size=page_size, org_id=org_id
     )
     return {"data": [entry_object(e, _base(request)) for e in entries], "page": page, "page_size": page_size}
 

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible gateway surface: a raw ASGI layer for the hot path, plus the price routes."""
+"""The OpenAI-compatible gateway surface: a raw ASGI layer for the hot path; it mounts the price routes."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from keyplane.billing.price_changes import PRICE_SINK
 from keyplane.context import AppContext
 from keyplane.gateway.invalidation import SINK, KeyInvalidation, drop_changed_keys
 from keyplane.gateway.service import Gateway
 from keyplane.gateway.shared_limits import SharedRateLimiter
 from keyplane.shared_redis import redis_client
 from keyplane.surfaces.gateway.asgi import GatewayFastAPI, GatewayHandler, GatewayMiddleware
-from keyplane.surfaces.gateway.prices import router as prices_router
+from keyplane.surfaces.native_prices import router as prices_router
 
 logger = logging.getLogger("keyplane.gateway")
 
@@ -45,7 +46,9 @@ async def start_gateway(context: AppContext, stack: AsyncExitStack) -> None:
     if context.settings.redis_url:
         await _start_redis(context, gateway, stack)
     else:  # one instance's own changes land at once; other instances rely on the short TTL
-        context.sessions.configure(info={SINK: partial(drop_changed_keys, gateway.keys)})
+        context.sessions.configure(
+            info={SINK: partial(drop_changed_keys, gateway.keys), PRICE_SINK: gateway.prices.invalidate}
+        )
         stack.callback(context.sessions.configure, info={})
 
     async def stop() -> None:
@@ -64,7 +67,7 @@ async def _start_redis(context: AppContext, gateway: Gateway, stack: AsyncExitSt
     client = redis_client(context.settings.redis_url or "")
     invalidation = KeyInvalidation(client, gateway.keys, pushed_ttl=context.settings.key_cache_ttl_seconds)
     gateway.shared_limiter = SharedRateLimiter(client, gateway.rate_limiter)
-    context.sessions.configure(info={SINK: invalidation.changed})
+    context.sessions.configure(info={SINK: invalidation.changed, PRICE_SINK: gateway.prices.invalidate})
     invalidation.start()
 
     async def stop() -> None:

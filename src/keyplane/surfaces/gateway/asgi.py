@@ -19,14 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, KeyplaneError, PayloadTooLarge, ServiceUnavailable
 from keyplane.gateway.loop import LOOP_HEADER
-from keyplane.gateway.service import (
-    Admission,
-    Gateway,
-    Usage,
-    check_chat_body,
-    check_embeddings_body,
-    usage_from,
-)
+from keyplane.gateway.service import Admission, Forwarded, Gateway, check_chat_body, check_embeddings_body
+from keyplane.gateway.settlement import Usage, usage_from
 from keyplane.gateway.upstream import TRANSPORT_ERRORS, UpstreamFailure
 from keyplane.surfaces.error_shapes import error_body
 
@@ -47,7 +41,6 @@ SSE_HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
-UPSTREAM_CREDENTIAL_STATUSES = (401, 403)
 LOOP_HEADER_NAME = LOOP_HEADER.lower().encode("latin-1")
 
 
@@ -161,75 +154,35 @@ class GatewayHandler:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _relay(self, scope: Scope, send: Send, gateway: Gateway, admission: Admission) -> None:
-        """Forward (with fallback), answer the client, settle exactly once whatever happens."""
+        """Forward (with fallback) and answer the client; the gateway settles once, whatever happens."""
         try:
             forwarded = await gateway.forward(admission)
         except UpstreamFailure as exc:
-            await gateway.settle(
-                admission,
-                credential=None,
-                upstream_model=None,
-                usage=None,
-                status=exc.status,
-                error=exc.message,
-            )
+            gateway.settle_failed(admission, exc.status, exc.message)
             await _send_error(scope, send, exc.status, "upstream_error", exc.message)
             return
         except Exception:
             logger.exception("gateway failed while forwarding")
-            await gateway.settle(
-                admission,
-                credential=None,
-                upstream_model=None,
-                usage=None,
-                status=500,
-                error="internal error",
-            )
+            gateway.settle_failed(admission, 500, "internal error")
             await _send_error(scope, send, 500, "internal_error", "Internal Server Error")
             return
         except BaseException:  # cancelled: the client went away
-            await gateway.settle(
-                admission, credential=None, upstream_model=None, usage=None, status=499, error="cancelled"
-            )
+            gateway.settle_failed(admission, 499, "cancelled")
             raise
-        credential, upstream_model = forwarded.credential, forwarded.upstream_model
-        status = forwarded.response.status
         try:
-            if status >= 400:
-                await gateway.settle(
-                    admission,
-                    credential=credential,
-                    upstream_model=upstream_model,
-                    usage=None,
-                    status=status,
-                    error=f"provider answered HTTP {status}",
-                )
-                await _relay_client_error(scope, send, status, forwarded.payload)
+            if forwarded.response.status >= 400:
+                status, code, message = gateway.settle_refusal(admission, forwarded)
+                await _send_error(scope, send, status, code, message)
             elif not admission.stream:
-                usage = usage_from(forwarded.payload)
-                await gateway.settle(
-                    admission,
-                    credential=credential,
-                    upstream_model=upstream_model,
-                    usage=usage,
-                    status=status,
-                )
-                await _send_raw(send, status, forwarded.body, JSON_HEADERS)
+                await gateway.settle_answer(admission, forwarded)
+                await _send_raw(send, forwarded.response.status, forwarded.body, JSON_HEADERS)
             else:
                 await self._stream(send, gateway, admission, forwarded)
         finally:
-            if not admission.settled:
-                await gateway.settle(
-                    admission,
-                    credential=credential,
-                    upstream_model=upstream_model,
-                    usage=None,
-                    status=499,
-                    error="request ended early",
-                )
+            gateway.settle_failed(admission, 499, "request ended early", forwarded)  # no-op once settled
             forwarded.response.close()
 
-    async def _stream(self, send: Send, gateway: Gateway, admission: Admission, forwarded: Any) -> None:
+    async def _stream(self, send: Send, gateway: Gateway, admission: Admission, forwarded: Forwarded) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         relay = SseRelay(strip_usage=not admission.client_wants_usage)
         error: str | None = None
@@ -247,16 +200,13 @@ class GatewayHandler:
             error = f"The provider's stream broke off: {type(exc).__name__}"
         if error is None and not relay.done and not client_gone:
             error = "The provider's stream ended before [DONE]"
-        usage = relay.usage
-        if usage is None:  # no usage from the provider: charge what was delivered, as estimated
-            usage = Usage(prompt_tokens=admission.prompt_estimate, completion_tokens=relay.content_events)
-        await gateway.settle(
+        await gateway.settle_stream(
             admission,
-            credential=forwarded.credential,
-            upstream_model=forwarded.upstream_model,
-            usage=usage,
-            status=502 if error else (499 if client_gone else 200),
+            forwarded,
+            relay.usage,
+            content_events=relay.content_events,
             error=error,
+            client_gone=client_gone,
         )
         if client_gone:
             return
@@ -324,21 +274,6 @@ class SseRelay:
     def flush(self) -> bytes:
         rest, self.buffer = self.buffer, b""
         return rest
-
-
-async def _relay_client_error(scope: Scope, send: Send, status: int, payload: Any) -> None:
-    """A provider 4xx: its own message when it has one; credential problems are ours, not the caller's."""
-    if status in UPSTREAM_CREDENTIAL_STATUSES:
-        await _send_error(
-            scope, send, 502, "upstream_auth_error", "The provider rejected keyplane's credential"
-        )
-        return
-    message = "The provider refused the request"
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        found = payload["error"].get("message")
-        if isinstance(found, str) and found:
-            message = found[:2000]
-    await _send_error(scope, send, status, "upstream_error", message)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -1,15 +1,17 @@
-"""Operator price table for metering: GET/PUT/DELETE /api/v1/model-prices[/{model}] (management keys)."""
+"""Operator price table for metering: GET/PUT/DELETE /api/v1/model-prices[/{model}] (management keys).
+
+The gateway's price cache drops a change after the request's commit (billing/price_changes.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt
 
 from keyplane.billing.pricing import DEFAULT_PRICES, delete_price, load_prices, price_as_dict, set_price
-from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
-from keyplane.gateway.service import Gateway
+from keyplane.deps import ManagementPrincipal, Session, require_management_key
 
 router = APIRouter(
     prefix="/api/v1/model-prices", tags=["model prices"], dependencies=[Depends(require_management_key)]
@@ -24,12 +26,6 @@ class PriceBody(BaseModel):
     input: StrictFloat | StrictInt
     output: StrictFloat | StrictInt
     cached: StrictFloat | StrictInt = 0
-
-
-def _forget_prices(request: Request) -> None:
-    gateway = get_context(request).services.get("gateway")
-    if isinstance(gateway, Gateway):
-        gateway.prices.invalidate()
 
 
 @router.get("")
@@ -49,7 +45,7 @@ async def list_prices(session: Session) -> dict[str, Any]:
 
 @router.put("/{model:path}")
 async def put_price(
-    model: str, body: PriceBody, request: Request, session: Session, principal: ManagementPrincipal
+    model: str, body: PriceBody, session: Session, principal: ManagementPrincipal
 ) -> dict[str, Any]:
     price = await set_price(
         session=session,
@@ -59,16 +55,10 @@ async def put_price(
         output_usd=float(body.output),
         cached_usd=float(body.cached),
     )
-    await session.commit()
-    _forget_prices(request)
     return {"data": price_as_dict(model.strip(), price, source="operator")}
 
 
 @router.delete("/{model:path}")
-async def remove_price(
-    model: str, request: Request, session: Session, principal: ManagementPrincipal
-) -> dict[str, Any]:
+async def remove_price(model: str, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
     await delete_price(session=session, principal=principal, model=model)
-    await session.commit()
-    _forget_prices(request)
     return {"deleted": True}

@@ -1,0 +1,92 @@
+"""What an upstream answer means for the bill and for the caller: usage, cost, a provider's refusal.
+
+Pure and synchronous (no awaits, nothing per request beyond the answer's own objects): the gateway
+service settles with these, the ASGI surface only renders what they decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from keyplane.billing.pricing import Price, price_in
+from keyplane.kernel.money import usd_to_nanos
+
+# A provider refusing keyplane's own credential is keyplane's fault, not the caller's: 502.
+UPSTREAM_CREDENTIAL_STATUSES = (401, 403)
+PROVIDER_MESSAGE_LIMIT = 2000
+CLIENT_GONE = 499
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    reported_cost_nanos: int | None = None
+
+    def needs_price(self) -> bool:
+        """True when the cost comes from the price table (tokens, and no cost reported)."""
+        return self.reported_cost_nanos is None and bool(self.prompt_tokens or self.completion_tokens)
+
+
+NO_USAGE = Usage()  # shared, never mutated: failures and refusals charge nothing
+
+
+def usage_from(payload: Any) -> Usage | None:
+    """Token counts from an OpenAI `usage` object (and a provider's `cost` in USD when present)."""
+    if not isinstance(payload, dict):
+        return None
+    usage = payload.get("usage")
+    if not isinstance(usage, dict):
+        return None
+
+    def count(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    details = usage.get("prompt_tokens_details")
+    cached = count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    cost = usage.get("cost")
+    reported = (
+        usd_to_nanos(float(cost))
+        if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost < 1e6
+        else None
+    )
+    return Usage(count(usage.get("prompt_tokens")), count(usage.get("completion_tokens")), cached, reported)
+
+
+def delivered_usage(reported: Usage | None, *, prompt_estimate: int, content_events: int) -> Usage:
+    """A stream's usage: the provider's, else what was delivered, as estimated (one token an event)."""
+    if reported is not None:
+        return reported
+    return Usage(prompt_tokens=prompt_estimate, completion_tokens=content_events)
+
+
+def stream_status(error: str | None, *, client_gone: bool) -> int:
+    """The status a stream is metered with: 502 broken off, 499 the client left, else 200."""
+    if error is not None:
+        return 502
+    return CLIENT_GONE if client_gone else 200
+
+
+def cost_nanos(usage: Usage, table: Mapping[str, Price] | None, names: tuple[str, ...]) -> int:
+    """The provider's reported cost when present, else the price table's (first of `names` priced)."""
+    if usage.reported_cost_nanos is not None:
+        return usage.reported_cost_nanos
+    if table is None or not (usage.prompt_tokens or usage.completion_tokens):
+        return 0
+    price = price_in(table, names)
+    return price.cost_nanos(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+
+
+def provider_refusal(status: int, payload: Any) -> tuple[int, str, str]:
+    """A provider's 4xx as the caller sees it (status, code, message); a refused credential is a 502."""
+    if status in UPSTREAM_CREDENTIAL_STATUSES:
+        return 502, "upstream_auth_error", "The provider rejected keyplane's credential"
+    message = "The provider refused the request"
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        found = payload["error"].get("message")
+        if isinstance(found, str) and found:
+            message = found[:PROVIDER_MESSAGE_LIMIT]
+    return status, "upstream_error", message
