@@ -12,9 +12,18 @@ from keyplane.auth.client_address import resolve_client_ip
 from keyplane.auth.service import authenticate_bearer
 from keyplane.context import AppContext
 from keyplane.errors import Forbidden, Unauthorized
-from keyplane.kernel.permissions import require_admin, require_operator_admin
+from keyplane.kernel.permissions import require_admin, require_any_scope, require_operator_admin
 from keyplane.kernel.principal import Principal
-from keyplane.kernel.scopes import require_scope
+from keyplane.kernel.scopes import (
+    AUDIT_READ,
+    BILLING_WRITE,
+    ORGS_READ,
+    ORGS_WRITE,
+    PROVIDERS_READ,
+    PROVIDERS_WRITE,
+    USAGE_READ,
+    require_scope,
+)
 
 
 def get_context(request: Request) -> AppContext:
@@ -110,18 +119,24 @@ def scope_dependency(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
 
 
 def management_key(
-    scope: str | None = None, *, admin: bool = False, operator: bool = False
+    scope: str | tuple[str, ...] | None = None,
+    *,
+    admin: bool = False,
+    operator: bool = False,
+    what: str = "Platform-wide objects",
 ) -> Callable[[Principal], Awaitable[Principal]]:
     """A typed need for a route's signature: a management key, optionally an org admin's or an
-    operator admin's, holding `scope`. The service checks again; this makes the rule visible."""
+    operator admin's, holding `scope` (a tuple: any one of them). The service checks again (the CLI
+    calls it as SYSTEM); this makes the rule visible and refuses before any lookup."""
+    scopes = (scope,) if isinstance(scope, str) else scope
 
     async def check(principal: Principal = Depends(require_management_key)) -> Principal:
         if operator:
-            require_operator_admin(principal, "Platform-wide objects", scope)
+            require_operator_admin(principal, what)
         elif admin:
-            require_admin(principal, scope)
-        elif scope is not None:
-            require_scope(principal, scope)
+            require_admin(principal)
+        if scopes:
+            require_any_scope(principal, *scopes)
         return principal
 
     return check
@@ -129,3 +144,28 @@ def management_key(
 
 OrgAdminPrincipal = Annotated[Principal, Depends(management_key(admin=True))]
 OperatorAdminPrincipal = Annotated[Principal, Depends(management_key(operator=True))]
+
+# The common needs, named once; a route's signature says who may call it.
+OrgsReadAdmin = Annotated[Principal, Depends(management_key((ORGS_READ, ORGS_WRITE), admin=True))]
+"""An org admin's key allowed to read the org's people (orgs:read or orgs:write): members, invitations."""
+OrgsWriteAdmin = Annotated[Principal, Depends(management_key(ORGS_WRITE, admin=True))]
+"""An org admin's key with orgs:write: rename the org, workspaces, members, invitations."""
+AuditReadAdmin = Annotated[Principal, Depends(management_key(AUDIT_READ, admin=True))]
+"""An org admin's key with audit:read: the audit log holds every person's actions."""
+BillingWriteAdmin = Annotated[Principal, Depends(management_key(BILLING_WRITE, admin=True))]
+"""An org admin's key with billing:write: create, change or delete budgets."""
+ProvidersWriteAdmin = Annotated[Principal, Depends(management_key(PROVIDERS_WRITE, admin=True))]
+"""An org admin's key with providers:write: add, replace or delete provider credentials."""
+ProvidersReader = Annotated[Principal, Depends(management_key(PROVIDERS_READ))]
+"""Any management key with providers:read: list provider credentials (details per shows_details)."""
+ProvidersWriter = Annotated[Principal, Depends(management_key(PROVIDERS_WRITE))]
+"""Any management key with providers:write; the service then asks for the operator where it must."""
+UsageReader = Annotated[Principal, Depends(management_key(USAGE_READ))]
+"""Any management key with usage:read; members see only their own usage (the service narrows)."""
+_OTHER_ORGS = "Organizations other than your own"
+TenantsReader = Annotated[
+    Principal, Depends(management_key((ORGS_READ, ORGS_WRITE), operator=True, what=_OTHER_ORGS))
+]
+"""An operator admin's key reading every org (orgs:read or orgs:write)."""
+TenantsWriter = Annotated[Principal, Depends(management_key(ORGS_WRITE, operator=True, what=_OTHER_ORGS))]
+"""An operator admin's key with orgs:write: create, rename, suspend or re-cap orgs."""

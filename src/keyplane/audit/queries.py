@@ -5,17 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest
 from keyplane.kernel.permissions import require_admin
 from keyplane.kernel.principal import Principal
+from keyplane.kernel.repository import OrgRepository
 from keyplane.kernel.scopes import AUDIT_READ
 from keyplane.models import AuditEvent
 
 MAX_AUDIT_PAGE_SIZE = 500
 MAX_AUDIT_OFFSET = 100_000
+
+
+class AuditEventRepository(OrgRepository[AuditEvent]):
+    """One org's events (platform-wide events, org_id NULL, are no tenant's)."""
+
+    model = AuditEvent
 
 
 @dataclass(slots=True)
@@ -44,7 +50,8 @@ async def list_audit_events(
     since, until = _aware(filter.since), _aware(filter.until)
     if since is not None and until is not None and since >= until:
         raise BadRequest("since must be before until", code="invalid_time_range")
-    query = select(AuditEvent).where(AuditEvent.org_id == principal.require_org())
+    events_of_org = AuditEventRepository.of(session, principal)
+    query = events_of_org.select()
     if filter.action is not None:
         query = query.where(AuditEvent.action == filter.action)
     if filter.object_type is not None:
@@ -62,5 +69,5 @@ async def list_audit_events(
         .offset((page - 1) * page_size)
         .limit(page_size + 1)
     )
-    events = list((await session.execute(query)).scalars())
+    events = list(await events_of_org.list(query))
     return events[:page_size], len(events) > page_size

@@ -18,6 +18,7 @@ from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.money import MAX_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
 from keyplane.kernel.permissions import require_admin
 from keyplane.kernel.principal import Principal
+from keyplane.kernel.repository import OrgRepository
 from keyplane.kernel.scopes import BILLING_WRITE
 from keyplane.kernel.windows import window_start_day
 from keyplane.keys.lookup import key_by_hash
@@ -58,6 +59,11 @@ def _check_name(name: str | None) -> str:
     return name
 
 
+class BudgetRepository(OrgRepository[Budget]):
+    model = Budget
+    not_found = "Budget not found"
+
+
 async def budget_spend(session: AsyncSession, budget: Budget, now: datetime) -> int:
     """Settled spend in the budget's current window (BYOK only when the budget counts it)."""
     query = select(func.coalesce(func.sum(UsageRollup.cost_nanousd), 0)).where(
@@ -88,19 +94,19 @@ async def list_budgets(
     require_admin(principal)
     if scope is not None and scope not in BUDGET_SCOPES:
         raise BadRequest(f"scope must be one of {', '.join(BUDGET_SCOPES)}")
-    query = select(Budget).where(Budget.org_id == principal.require_org())
+    repository = BudgetRepository.of(session, principal)
+    query = repository.select()
     if scope is not None:
         query = query.where(Budget.scope == scope)
     query = query.order_by(Budget.created_at, Budget.id).limit(MAX_BUDGETS_PER_ORG)
     now = utcnow()
-    return [await _view(session, b, now) for b in (await session.execute(query)).scalars()]
+    return [await _view(session, b, now) for b in await repository.list(query)]
 
 
 async def _budget_in_org(session: AsyncSession, principal: Principal, budget_id: str) -> Budget:
-    budget = await session.get(Budget, budget_id) if len(budget_id) <= 36 else None
-    if budget is None or budget.org_id != principal.require_org():
-        raise NotFound("Budget not found")
-    return budget
+    if len(budget_id) > 36:
+        raise NotFound(BudgetRepository.not_found)
+    return await BudgetRepository.of(session, principal).get_by_id(budget_id)
 
 
 async def get_budget(*, session: AsyncSession, principal: Principal, budget_id: str) -> BudgetView:
@@ -139,10 +145,7 @@ async def create_budget(
         key_id = (await key_by_hash(session=session, principal=principal, key_hash=key_hash)).id
     elif workspace_id is not None or key_hash is not None:
         raise BadRequest("An org budget takes neither workspace_id nor key_hash")
-    count = (
-        await session.execute(select(func.count()).select_from(Budget).where(Budget.org_id == org_id))
-    ).scalar_one()
-    if count >= MAX_BUDGETS_PER_ORG:
+    if await BudgetRepository(session, org_id).count() >= MAX_BUDGETS_PER_ORG:
         raise BadRequest(f"An organization has at most {MAX_BUDGETS_PER_ORG} budgets")
     budget = Budget(
         org_id=org_id,

@@ -25,6 +25,7 @@ from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.models import Invitation, Membership, Organization, User
 from keyplane.models.base import utcnow
 from keyplane.models.membership import ROLES
+from keyplane.orgs.repository import InvitationRepository, MembershipRepository
 from keyplane.orgs.service import create_user, normalize_email
 
 TOKEN_PREFIX = "kp_inv_"
@@ -107,20 +108,21 @@ async def list_invitations(*, session: AsyncSession, principal: Principal) -> li
     """The org's open (not yet accepted) invitations, newest first; expired ones included."""
     require_admin(principal)
     require_any_scope(principal, ORGS_READ, ORGS_WRITE)  # the list is every person's email
+    repository = InvitationRepository.of(session, principal)
     query = (
-        select(Invitation)
-        .where(Invitation.org_id == principal.require_org(), Invitation.accepted_at.is_(None))
+        repository.select()
+        .where(Invitation.accepted_at.is_(None))
         .order_by(Invitation.created_at.desc(), Invitation.id)
         .limit(MAX_OPEN_INVITATIONS)
     )
-    return list((await session.execute(query)).scalars())
+    return list(await repository.list(query))
 
 
 async def cancel_invitation(*, session: AsyncSession, principal: Principal, invitation_id: str) -> None:
     """Delete an open invitation of the caller's org (another org's is a 404); one winner."""
     require_admin(principal, ORGS_WRITE)
-    invitation = await session.get(Invitation, invitation_id)
-    if invitation is None or invitation.org_id != principal.require_org() or not invitation.is_open:
+    invitation = await InvitationRepository.of(session, principal).get_or_none(invitation_id)
+    if invitation is None or not invitation.is_open:
         raise NotFound("Invitation not found")
     await session.delete(invitation)
     try:
@@ -171,11 +173,8 @@ async def accept_invitation(
             session=session, email=invitation.email, password=password, name=name or invitation.name
         )
     invitation.accepted_at, invitation.accepted_user_id = now, user.id
-    already = (
-        await session.execute(
-            select(Membership.id).where(Membership.org_id == org.id, Membership.user_id == user.id)
-        )
-    ).first()
+    members = MembershipRepository(session, org.id)
+    already = await members.first(members.select().where(Membership.user_id == user.id))
     if already is not None:
         raise Conflict("This account is already a member of the organization", code="already_member")
     session.add(Membership(org_id=org.id, user_id=user.id, role=invitation.role, created_at=now))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
@@ -21,6 +20,7 @@ from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.keys.service import revoke_member_keys
 from keyplane.models import Membership, User
 from keyplane.models.membership import ROLES
+from keyplane.orgs.repository import MembershipRepository
 
 MAX_MEMBERS_PAGE = 1000
 
@@ -46,9 +46,9 @@ async def list_members(*, session: AsyncSession, principal: Principal) -> list[M
     require_admin(principal)
     require_any_scope(principal, ORGS_READ, ORGS_WRITE)  # the list is every person's email
     query = (
-        select(Membership, User)
+        MembershipRepository.of(session, principal)
+        .select_with(User)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.org_id == principal.require_org())
         .order_by(Membership.created_at, Membership.id)
         .limit(MAX_MEMBERS_PAGE)
     )
@@ -56,25 +56,21 @@ async def list_members(*, session: AsyncSession, principal: Principal) -> list[M
 
 
 async def get_member(*, session: AsyncSession, org_id: str, user_id: str) -> Member:
-    row = (
-        await session.execute(
-            select(Membership, User)
-            .join(User, User.id == Membership.user_id)
-            .where(Membership.org_id == org_id, Membership.user_id == user_id)
-        )
-    ).first()
+    query = (
+        MembershipRepository(session, org_id)
+        .select_with(User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.user_id == user_id)
+    )
+    row = (await session.execute(query)).first()
     if row is None:
         raise NotFound("Member not found")
     return Member(row[0], row[1])
 
 
 async def _owner_count(session: AsyncSession, org_id: str) -> int:
-    query = (
-        select(func.count())
-        .select_from(Membership)
-        .where(Membership.org_id == org_id, Membership.role == "owner")
-    )
-    return int((await session.execute(query)).scalar_one())
+    repository = MembershipRepository(session, org_id)
+    return await repository.count(repository.select().where(Membership.role == "owner"))
 
 
 async def change_role(*, session: AsyncSession, principal: Principal, user_id: str, role: str) -> Member:

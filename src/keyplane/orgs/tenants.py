@@ -22,6 +22,7 @@ from keyplane.models.base import utcnow
 from keyplane.models.organization import ORG_STATUSES
 from keyplane.orgs.invitations import IssuedInvitation, issue_invitation
 from keyplane.orgs.service import create_organization
+from keyplane.workspaces.service import default_workspace
 
 MAX_ORGS_PAGE = 500
 MAX_KEY_CAP = 1_000_000
@@ -39,8 +40,7 @@ def _require_operator(principal: Principal, scope: str) -> None:
 
 
 async def _default_workspace_id(session: AsyncSession, org_id: str) -> str:
-    query = select(Workspace.id).where(Workspace.org_id == org_id, Workspace.is_default.is_(True))
-    return str((await session.execute(query)).scalar_one())
+    return (await default_workspace(session=session, org_id=org_id)).id
 
 
 async def create_tenant(

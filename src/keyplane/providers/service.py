@@ -39,6 +39,7 @@ from keyplane.providers.eligibility import WILDCARD
 from keyplane.providers.fields import ENV_FIELDS, SENSITIVE_FIELDS, public_form, store_field
 from keyplane.providers.guards import check_deployment_names, check_targets
 from keyplane.providers.policy import OwnerRules, ProviderPolicy, rules_for_owner
+from keyplane.providers.repository import CredentialRepository
 from keyplane.providers.schemas import MAX_MODEL_CHARS, CredentialIn
 from keyplane.providers.secrets import SecretBox
 
@@ -56,12 +57,9 @@ class Visibility:
 # ---- reading ---------------------------------------------------------------------------------
 
 
-async def _visible(session: AsyncSession, principal: Principal, visibility: Visibility) -> Any:
+def _visible(session: AsyncSession, principal: Principal, visibility: Visibility) -> CredentialRepository:
     """Own credentials, plus the platform's when shown to orgs (always to the platform admins)."""
-    own = ProviderCredential.org_id == principal.require_org()
-    if visibility.show_platform or principal.is_operator_admin:
-        return or_(own, ProviderCredential.org_id.is_(None))
-    return own
+    return CredentialRepository.visible_to(session, principal, show_platform=visibility.show_platform)
 
 
 def shows_details(principal: Principal, row: ProviderCredential) -> bool:
@@ -72,12 +70,13 @@ def shows_details(principal: Principal, row: ProviderCredential) -> bool:
 async def list_credentials(
     *, session: AsyncSession, principal: Principal, provider: str | None, visibility: Visibility
 ) -> Sequence[ProviderCredential]:
-    query = select(ProviderCredential).where(await _visible(session, principal, visibility))
+    repository = _visible(session, principal, visibility)
+    query = repository.select()
     if provider is not None:
         get_provider(provider)
         query = query.where(ProviderCredential.provider == provider)
     query = query.order_by(ProviderCredential.provider, ProviderCredential.created_at, ProviderCredential.id)
-    return (await session.execute(query)).scalars().all()
+    return await repository.list(query)
 
 
 async def get_credential(
@@ -89,15 +88,10 @@ async def get_credential(
     visibility: Visibility,
 ) -> ProviderCredential:
     get_provider(provider)
-    row = (
-        await session.execute(
-            select(ProviderCredential).where(
-                ProviderCredential.id == key_id,
-                ProviderCredential.provider == provider,
-                await _visible(session, principal, visibility),
-            )
-        )
-    ).scalar_one_or_none()
+    repository = _visible(session, principal, visibility)
+    row = await repository.first(
+        repository.select().where(ProviderCredential.id == key_id, ProviderCredential.provider == provider)
+    )
     if row is None:
         raise NotFound("Key not found", code="key_not_found")
     return row

@@ -15,9 +15,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.deps import ProvidersReader, ProvidersWriteAdmin, Session, get_context, require_management_key
 from keyplane.kernel.principal import Principal
-from keyplane.kernel.scopes import PROVIDERS_READ, require_scope
 from keyplane.models import ProviderCredential
 from keyplane.providers import discovery
 from keyplane.providers import service as credentials
@@ -86,32 +85,27 @@ def key_object(row: ProviderCredential, principal: Principal) -> dict[str, Any]:
     return body
 
 
-def _read(principal: Principal) -> Principal:
-    require_scope(principal, PROVIDERS_READ)
-    return principal
-
-
 @router.get("/keys")
-async def list_all_keys(request: Request, session: Session, principal: ManagementPrincipal) -> list[Any]:
+async def list_all_keys(request: Request, session: Session, principal: ProvidersReader) -> list[Any]:
     rows = await credentials.list_credentials(
-        session=session, principal=_read(principal), provider=None, visibility=visibility(request)
+        session=session, principal=principal, provider=None, visibility=visibility(request)
     )
     return [key_object(row, principal) for row in rows]
 
 
 @router.get("/providers/{provider}/keys")
 async def list_provider_keys(
-    provider: str, request: Request, session: Session, principal: ManagementPrincipal
+    provider: str, request: Request, session: Session, principal: ProvidersReader
 ) -> dict[str, Any]:
     rows = await credentials.list_credentials(
-        session=session, principal=_read(principal), provider=provider, visibility=visibility(request)
+        session=session, principal=principal, provider=provider, visibility=visibility(request)
     )
     return {"keys": [key_object(row, principal) for row in rows], "total": len(rows)}
 
 
 @router.post("/providers/{provider}/keys")
 async def create_key(
-    provider: str, body: CredentialIn, request: Request, session: Session, principal: ManagementPrincipal
+    provider: str, body: CredentialIn, request: Request, session: Session, principal: ProvidersWriteAdmin
 ) -> dict[str, Any]:
     row = await credentials.create_credential(
         session=session,
@@ -126,11 +120,11 @@ async def create_key(
 
 @router.get("/providers/{provider}/keys/{key_id}")
 async def get_key(
-    provider: str, key_id: str, request: Request, session: Session, principal: ManagementPrincipal
+    provider: str, key_id: str, request: Request, session: Session, principal: ProvidersReader
 ) -> dict[str, Any]:
     row = await credentials.get_credential(
         session=session,
-        principal=_read(principal),
+        principal=principal,
         provider=provider,
         key_id=key_id,
         visibility=visibility(request),
@@ -145,7 +139,7 @@ async def replace_key(
     body: CredentialIn,
     request: Request,
     session: Session,
-    principal: ManagementPrincipal,
+    principal: ProvidersWriteAdmin,
 ) -> dict[str, Any]:
     row = await credentials.replace_credential(
         session=session,
@@ -162,7 +156,7 @@ async def replace_key(
 
 @router.delete("/providers/{provider}/keys/{key_id}")
 async def delete_key(
-    provider: str, key_id: str, request: Request, session: Session, principal: ManagementPrincipal
+    provider: str, key_id: str, request: Request, session: Session, principal: ProvidersWriteAdmin
 ) -> dict[str, Any]:
     row = await credentials.delete_credential(
         session=session,
@@ -176,7 +170,7 @@ async def delete_key(
 
 @router.post("/providers/{provider}/keys/{key_id}/refresh-models")
 async def refresh_models(
-    provider: str, key_id: str, request: Request, session: Session, principal: ManagementPrincipal
+    provider: str, key_id: str, request: Request, session: Session, principal: ProvidersWriteAdmin
 ) -> dict[str, Any]:
     row = await credentials.writable_credential(
         session=session,

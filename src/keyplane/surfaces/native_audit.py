@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from keyplane.audit.queries import MAX_AUDIT_PAGE_SIZE, AuditFilter, list_audit_events
-from keyplane.deps import ManagementPrincipal, Session, require_management_key
+from keyplane.deps import AuditReadAdmin, Session, require_management_key
 from keyplane.models import AuditEvent
 from keyplane.orgs.tenants import reading_as
 from keyplane.surfaces.native_params import OrgIdQuery, TextQuery
@@ -36,7 +36,7 @@ def event_object(event: AuditEvent) -> dict[str, Any]:
 @router.get("/audit-events")
 async def audit_events(
     session: Session,
-    principal: ManagementPrincipal,
+    principal: AuditReadAdmin,
     action: Text = None,
     object_type: Text = None,
     object_id: Text = None,

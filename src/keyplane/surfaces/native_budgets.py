@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from keyplane.billing import budgets
-from keyplane.deps import ManagementPrincipal, Session, require_management_key
+from keyplane.deps import BillingWriteAdmin, OrgAdminPrincipal, Session, require_management_key
 from keyplane.kernel.money import nanos_to_usd
 from keyplane.kernel.windows import next_reset
 from keyplane.models.base import utcnow
@@ -66,7 +66,7 @@ def budget_object(view: budgets.BudgetView, now: datetime) -> dict[str, Any]:
 
 @router.get("")
 async def list_budgets(
-    session: Session, principal: ManagementPrincipal, scope: Literal["org", "workspace", "key"] | None = None
+    session: Session, principal: OrgAdminPrincipal, scope: Literal["org", "workspace", "key"] | None = None
 ) -> dict[str, Any]:
     found = await budgets.list_budgets(session=session, principal=principal, scope=scope)
     now = utcnow()
@@ -75,7 +75,7 @@ async def list_budgets(
 
 @router.post("", status_code=201)
 async def create_budget(
-    body: CreateBudgetBody, session: Session, principal: ManagementPrincipal
+    body: CreateBudgetBody, session: Session, principal: BillingWriteAdmin
 ) -> JSONResponse:
     view = await budgets.create_budget(
         session=session,
@@ -92,14 +92,14 @@ async def create_budget(
 
 
 @router.get("/{budget_id}")
-async def get_budget(budget_id: IdPath, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
+async def get_budget(budget_id: IdPath, session: Session, principal: OrgAdminPrincipal) -> dict[str, Any]:
     view = await budgets.get_budget(session=session, principal=principal, budget_id=budget_id)
     return {"data": budget_object(view, utcnow())}
 
 
 @router.patch("/{budget_id}")
 async def update_budget(
-    budget_id: IdPath, body: UpdateBudgetBody, session: Session, principal: ManagementPrincipal
+    budget_id: IdPath, body: UpdateBudgetBody, session: Session, principal: BillingWriteAdmin
 ) -> dict[str, Any]:
     view = await budgets.update_budget(
         session=session,
@@ -111,8 +111,6 @@ async def update_budget(
 
 
 @router.delete("/{budget_id}")
-async def delete_budget(
-    budget_id: IdPath, session: Session, principal: ManagementPrincipal
-) -> dict[str, Any]:
+async def delete_budget(budget_id: IdPath, session: Session, principal: BillingWriteAdmin) -> dict[str, Any]:
     await budgets.delete_budget(session=session, principal=principal, budget_id=budget_id)
     return {"deleted": True}

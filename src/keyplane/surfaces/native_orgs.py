@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.deps import (
+    ManagementPrincipal,
+    OrgsReadAdmin,
+    OrgsWriteAdmin,
+    Session,
+    get_context,
+    require_management_key,
+)
 from keyplane.errors import BadRequest
 from keyplane.models import Organization, Workspace
 from keyplane.models.membership import ROLES
@@ -92,7 +99,7 @@ async def get_current(request: Request, session: Session, principal: ManagementP
 
 @router.patch("/organizations/current")
 async def rename_current(
-    body: NameBody, request: Request, session: Session, principal: ManagementPrincipal
+    body: NameBody, request: Request, session: Session, principal: OrgsWriteAdmin
 ) -> dict[str, Any]:
     await rename_organization(session=session, principal=principal, name=body.name)
     return {"data": await _org_payload(request, session, principal)}
@@ -105,14 +112,14 @@ async def list_workspaces(session: Session, principal: ManagementPrincipal) -> d
 
 
 @router.post("/workspaces", status_code=201)
-async def create_workspace(body: NameBody, session: Session, principal: ManagementPrincipal) -> JSONResponse:
+async def create_workspace(body: NameBody, session: Session, principal: OrgsWriteAdmin) -> JSONResponse:
     workspace = await workspaces.create_workspace(session=session, principal=principal, name=body.name)
     return JSONResponse({"data": workspace_object(workspace)}, status_code=201)
 
 
 @router.patch("/workspaces/{workspace_id}")
 async def rename_workspace(
-    workspace_id: IdPath, body: NameBody, session: Session, principal: ManagementPrincipal
+    workspace_id: IdPath, body: NameBody, session: Session, principal: OrgsWriteAdmin
 ) -> dict[str, Any]:
     workspace = await workspaces.rename_workspace(
         session=session, principal=principal, workspace_id=workspace_id, name=body.name
@@ -121,14 +128,14 @@ async def rename_workspace(
 
 
 @router.get("/members")
-async def list_members(session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
+async def list_members(session: Session, principal: OrgsReadAdmin) -> dict[str, Any]:
     found = await members.list_members(session=session, principal=principal)
     return {"data": [member_object(m) for m in found]}
 
 
 @router.post("/members", status_code=201, response_model=InvitationEnvelope, responses={400: {}, 403: {}})
 async def add_member(
-    body: AddMemberBody, request: Request, session: Session, principal: ManagementPrincipal
+    body: AddMemberBody, request: Request, session: Session, principal: OrgsWriteAdmin
 ) -> JSONResponse:
     """Invite a person by email; the answer is the same whether or not they already have an account."""
     if body.password is not None:
@@ -150,13 +157,13 @@ async def add_member(
 
 @router.patch("/members/{user_id}")
 async def change_role(
-    user_id: IdPath, body: RoleBody, session: Session, principal: ManagementPrincipal
+    user_id: IdPath, body: RoleBody, session: Session, principal: OrgsWriteAdmin
 ) -> dict[str, Any]:
     member = await members.change_role(session=session, principal=principal, user_id=user_id, role=body.role)
     return {"data": member_object(member)}
 
 
 @router.delete("/members/{user_id}")
-async def remove_member(user_id: IdPath, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
+async def remove_member(user_id: IdPath, session: Session, principal: OrgsWriteAdmin) -> dict[str, Any]:
     await members.remove_member(session=session, principal=principal, user_id=user_id)
     return {"deleted": True}

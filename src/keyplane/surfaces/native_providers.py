@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
-from keyplane.deps import CurrentPrincipal, ManagementPrincipal, Session, get_principal
-from keyplane.kernel.scopes import PROVIDERS_WRITE, require_scope
+from keyplane.deps import CurrentPrincipal, ProvidersWriter, Session, get_principal
 from keyplane.models import ProviderSetting
 from keyplane.providers import provider_settings
 from keyplane.providers.catalog import PROVIDERS, ProviderInfo, get_provider
@@ -51,9 +50,8 @@ async def get_provider_info(provider: str, session: Session, principal: CurrentP
 
 @router.put("/providers/{provider}/settings")
 async def put_provider_settings(
-    provider: str, body: ProviderSettingIn, session: Session, principal: ManagementPrincipal
+    provider: str, body: ProviderSettingIn, session: Session, principal: ProvidersWriter
 ) -> dict[str, Any]:
-    require_scope(principal, PROVIDERS_WRITE)
     info = get_provider(provider)
     setting = await provider_settings.put_setting(
         session=session, principal=principal, info=info, base_url=body.base_url

@@ -13,7 +13,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from keyplane.deps import ManagementPrincipal, Session, client_ip, get_context, require_management_key
+from keyplane.deps import (
+    OrgsReadAdmin,
+    OrgsWriteAdmin,
+    Session,
+    TenantsReader,
+    TenantsWriter,
+    client_ip,
+    get_context,
+    require_management_key,
+)
 from keyplane.models import Invitation
 from keyplane.orgs import invitations, tenants
 from keyplane.orgs.invitations import IssuedInvitation
@@ -142,7 +151,7 @@ def _ttl(request: Request) -> int:
 
 @operator.post("", status_code=201, response_model=CreatedOrg, responses={400: {}, 401: {}, 403: {}})
 async def create_org(
-    body: CreateOrgBody, request: Request, session: Session, principal: ManagementPrincipal
+    body: CreateOrgBody, request: Request, session: Session, principal: TenantsWriter
 ) -> JSONResponse:
     """A tenant org with its default workspace and an owner invitation; the token is shown only here."""
     tenant, issued = await tenants.create_tenant(
@@ -160,7 +169,7 @@ async def create_org(
 @operator.get("", response_model=OrgPage, responses={401: {}, 403: {}})
 async def list_orgs(
     session: Session,
-    principal: ManagementPrincipal,
+    principal: TenantsReader,
     status: Status | None = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=tenants.MAX_ORGS_PAGE)] = 100,
@@ -179,7 +188,7 @@ async def list_orgs(
 
 
 @operator.get("/{org_id}", response_model=OrgEnvelope, responses={401: {}, 403: {}, 404: {}})
-async def get_org(org_id: IdPath, session: Session, principal: ManagementPrincipal) -> OrgEnvelope:
+async def get_org(org_id: IdPath, session: Session, principal: TenantsReader) -> OrgEnvelope:
     return OrgEnvelope(
         data=org_out(await tenants.get_tenant(session=session, principal=principal, org_id=org_id))
     )
@@ -189,7 +198,7 @@ async def get_org(org_id: IdPath, session: Session, principal: ManagementPrincip
     "/{org_id}", response_model=OrgEnvelope, responses={400: {}, 401: {}, 403: {}, 404: {}, 409: {}}
 )
 async def update_org(
-    org_id: IdPath, body: UpdateOrgBody, session: Session, principal: ManagementPrincipal
+    org_id: IdPath, body: UpdateOrgBody, session: Session, principal: TenantsWriter
 ) -> OrgEnvelope:
     """Rename, suspend (status "suspended") or resume ("active") an org, or change its key cap."""
     tenant = await tenants.update_tenant(
@@ -205,7 +214,7 @@ async def update_org(
 
 
 @org_admin.get("", response_model=InvitationList, responses={401: {}, 403: {}})
-async def list_invitations(session: Session, principal: ManagementPrincipal) -> InvitationList:
+async def list_invitations(session: Session, principal: OrgsReadAdmin) -> InvitationList:
     """The org's invitations not yet accepted (tokens are never shown again)."""
     found = await invitations.list_invitations(session=session, principal=principal)
     return InvitationList(data=[invitation_out(i) for i in found])
@@ -213,7 +222,7 @@ async def list_invitations(session: Session, principal: ManagementPrincipal) -> 
 
 @org_admin.delete("/{invitation_id}", responses={401: {}, 403: {}, 404: {}})
 async def cancel_invitation(
-    invitation_id: IdPath, session: Session, principal: ManagementPrincipal
+    invitation_id: IdPath, session: Session, principal: OrgsWriteAdmin
 ) -> dict[str, bool]:
     await invitations.cancel_invitation(session=session, principal=principal, invitation_id=invitation_id)
     return {"deleted": True}

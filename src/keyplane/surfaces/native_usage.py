@@ -13,8 +13,9 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.deps import ManagementPrincipal, Session, get_context, require_management_key
+from keyplane.deps import Session, UsageReader, get_context, require_management_key
 from keyplane.kernel.money import nanos_to_usd
+from keyplane.kernel.principal import Principal
 from keyplane.models import ApiKey, UsageRecord
 from keyplane.orgs.tenants import reading_as
 from keyplane.surfaces.native_params import IdQuery, KeyHashQuery, ModelQuery, OrgIdQuery
@@ -87,7 +88,7 @@ async def key_hashes(session: AsyncSession, key_ids: set[str]) -> dict[str, str]
 
 async def _filter(
     session: AsyncSession,
-    principal: ManagementPrincipal,
+    principal: Principal,
     org_id: str | None,
     start: datetime | None,
     end: datetime | None,
@@ -119,7 +120,7 @@ OrgId = OrgIdQuery
 @router.get("")
 async def list_usage(
     session: Session,
-    principal: ManagementPrincipal,
+    principal: UsageReader,
     start: Start = None,
     end: End = None,
     key_hash: KeyHash = None,
@@ -157,7 +158,7 @@ async def list_usage(
 async def export_usage(
     request: Request,
     session: Session,
-    principal: ManagementPrincipal,
+    principal: UsageReader,
     start: Start = None,
     end: End = None,
     key_hash: KeyHash = None,

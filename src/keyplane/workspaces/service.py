@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.service import record_event
@@ -12,16 +11,13 @@ from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import ORGS_WRITE
 from keyplane.models import Workspace
 from keyplane.models.base import utcnow
+from keyplane.workspaces.repository import WorkspaceRepository
 
 MAX_WORKSPACES_PER_ORG = 1000
 
 
 async def default_workspace(*, session: AsyncSession, org_id: str) -> Workspace:
-    workspace = (
-        await session.execute(
-            select(Workspace).where(Workspace.org_id == org_id, Workspace.is_default.is_(True))
-        )
-    ).scalar_one_or_none()
+    workspace = await WorkspaceRepository(session, org_id).default()
     if workspace is None:
         raise NotFound("The organization has no default workspace")
     return workspace
@@ -31,10 +27,7 @@ async def workspace_in_org(*, session: AsyncSession, org_id: str, workspace_id: 
     """The named workspace of this org (404 for another org's), or the org's default one."""
     if workspace_id is None:
         return await default_workspace(session=session, org_id=org_id)
-    workspace = await session.get(Workspace, workspace_id)
-    if workspace is None or workspace.org_id != org_id:
-        raise NotFound("Workspace not found")
-    return workspace
+    return await WorkspaceRepository(session, org_id).get_by_id(workspace_id)
 
 
 def clean_workspace_name(name: str) -> str:
@@ -45,20 +38,17 @@ def clean_workspace_name(name: str) -> str:
 
 
 async def list_workspaces(*, session: AsyncSession, org_id: str) -> list[Workspace]:
+    repository = WorkspaceRepository(session, org_id)
     query = (
-        select(Workspace)
-        .where(Workspace.org_id == org_id)
+        repository.select()
         .order_by(Workspace.is_default.desc(), Workspace.created_at, Workspace.id)
         .limit(MAX_WORKSPACES_PER_ORG)
     )
-    return list((await session.execute(query)).scalars())
+    return list(await repository.list(query))
 
 
 async def _check_unique_name(session: AsyncSession, org_id: str, name: str, exclude_id: str | None) -> None:
-    query = select(Workspace.id).where(Workspace.org_id == org_id, func.lower(Workspace.name) == name.lower())
-    if exclude_id is not None:
-        query = query.where(Workspace.id != exclude_id)
-    if (await session.execute(query)).first() is not None:
+    if await WorkspaceRepository(session, org_id).name_taken(name, exclude_id):
         raise Conflict(f"A workspace named '{name}' already exists in this organization")
 
 
@@ -67,10 +57,7 @@ async def create_workspace(*, session: AsyncSession, principal: Principal, name:
     org_id = principal.require_org()
     name = clean_workspace_name(name)
     await _check_unique_name(session, org_id, name, None)
-    count = (
-        await session.execute(select(func.count()).select_from(Workspace).where(Workspace.org_id == org_id))
-    ).scalar_one()
-    if count >= MAX_WORKSPACES_PER_ORG:
+    if await WorkspaceRepository(session, org_id).count() >= MAX_WORKSPACES_PER_ORG:
         raise BadRequest(f"An organization has at most {MAX_WORKSPACES_PER_ORG} workspaces")
     workspace = Workspace(org_id=org_id, name=name, is_default=False, created_at=utcnow())
     session.add(workspace)
