@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.money import NANOS_PER_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
 from keyplane.kernel.permissions import require_admin, require_operator_admin
@@ -129,14 +129,14 @@ async def set_price(
         index_elements=[ModelPrice.model], set_={k: v for k, v in values.items() if k != "model"}
     )
     await session.execute(stmt)
-    await record_event(
-        session=session,
-        principal=principal,
-        action="model_price.set",
-        object_type="model_price",
-        object_id=model,
-        org_id=principal.org_id,
-        details={"input": input_usd, "output": output_usd, "cached": cached_usd},
+    await audit.record(
+        session,
+        principal,
+        "model_price.set",
+        audit.Target("model_price", model, principal.org_id),
+        input=input_usd,
+        output=output_usd,
+        cached=cached_usd,
     )
     return price
 
@@ -148,13 +148,8 @@ async def delete_price(*, session: AsyncSession, principal: Principal, model: st
     result = await session.execute(delete(ModelPrice).where(ModelPrice.model == model))
     if not getattr(result, "rowcount", 0):
         raise NotFound("No price set for this model")
-    await record_event(
-        session=session,
-        principal=principal,
-        action="model_price.deleted",
-        object_type="model_price",
-        object_id=model,
-        org_id=principal.org_id,
+    await audit.record(
+        session, principal, "model_price.deleted", audit.Target("model_price", model, principal.org_id)
     )
 
 
