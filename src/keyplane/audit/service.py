@@ -6,7 +6,9 @@ The target is a row (its kind, id and org are read off it) or an explicit `Targe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +71,12 @@ def target_of(subject: Audited) -> Target:
     return Target(kinds[type(subject)], str(subject.id), subject.org_id)
 
 
+class _Default(Enum):
+    """`org_id` left out of `record`: the event belongs to the subject's own org."""
+
+    SUBJECTS_ORG = "subject's org"
+
+
 async def record(
     session: AsyncSession,
     principal: Principal,
@@ -76,42 +84,23 @@ async def record(
     subject: Audited,
     /,
     *,
-    org_id: str | None = None,
+    org_id: str | _Default | None = _Default.SUBJECTS_ORG,
+    named_details: Mapping[str, Any] | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Append one event about `subject` (in its org unless `org_id` says otherwise); details are
-    keyword arguments and never secret."""
+    """Append one event about `subject` in its org, or in `org_id` when given (None: platform-wide).
+
+    Details are keyword arguments and never secret; `named_details` holds those whose name a parameter
+    takes (the tenant's `org_id` of an event kept in the operator's org) and comes first."""
     target = target_of(subject)
-    return await record_event(
-        session=session,
-        principal=principal,
-        action=action,
-        object_type=target.type,
-        object_id=target.id,
-        org_id=org_id if org_id is not None else target.org_id,
-        details=details,
-    )
-
-
-async def record_event(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    action: str,
-    object_type: str,
-    object_id: str,
-    org_id: str | None,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """The low-level append `record` builds on; callers pass only non-secret details."""
     event = AuditEvent(
-        org_id=org_id,
+        org_id=target.org_id if org_id is _Default.SUBJECTS_ORG else org_id,
         actor_type=principal.actor_type,
         actor_id=principal.actor_id,
         action=action,
-        object_type=object_type,
-        object_id=object_id,
-        details=details or {},
+        object_type=target.type,
+        object_id=target.id,
+        details={**(named_details or {}), **details},
         ip_address=valid_ip_text(principal.ip_address),  # never header text in the trail
     )
     session.add(event)

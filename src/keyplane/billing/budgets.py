@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.money import MAX_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
 from keyplane.kernel.permissions import require_admin
@@ -160,22 +160,19 @@ async def create_budget(
     )
     session.add(budget)
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="budget.created",
-        object_type="budget",
-        object_id=budget.id,
-        org_id=org_id,
-        details={
-            "scope": scope,
-            "workspace_id": workspace_id,
-            "key_hash": key_hash.strip().lower() if key_hash else None,
-            "limit": nanos_to_usd(limit_nanos),
-            "reset": reset,
-            "include_byok": budget.include_byok,
-        },
+    await audit.record(
+        session,
+        principal,
+        "budget.created",
+        budget,
+        scope=scope,
+        workspace_id=workspace_id,
+        key_hash=key_hash.strip().lower() if key_hash else None,
+        limit=nanos_to_usd(limit_nanos),
+        reset=reset,
+        include_byok=budget.include_byok,
     )
+
     return await _view(session, budget, utcnow())
 
 
@@ -204,29 +201,20 @@ async def update_budget(
         budget.name = applied["name"] = _check_name(changes["name"])
     if applied:
         await session.flush()
-        await record_event(
-            session=session,
-            principal=principal,
-            action="budget.updated",
-            object_type="budget",
-            object_id=budget.id,
-            org_id=budget.org_id,
-            details={"changes": applied},
-        )
+        await audit.record(session, principal, "budget.updated", budget, changes=applied)
     return await _view(session, budget, utcnow())
 
 
 async def delete_budget(*, session: AsyncSession, principal: Principal, budget_id: str) -> None:
     require_admin(principal, BILLING_WRITE)
     budget = await _budget_in_org(session, principal, budget_id)
-    await record_event(
-        session=session,
-        principal=principal,
-        action="budget.deleted",
-        object_type="budget",
-        object_id=budget.id,
-        org_id=budget.org_id,
-        details={"scope": budget.scope, "limit": nanos_to_usd(budget.limit_nanousd)},
+    await audit.record(
+        session,
+        principal,
+        "budget.deleted",
+        budget,
+        scope=budget.scope,
+        limit=nanos_to_usd(budget.limit_nanousd),
     )
     await session.delete(budget)
     await session.flush()

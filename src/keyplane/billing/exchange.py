@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest
 from keyplane.kernel.money import nanos_to_usd
 from keyplane.kernel.permissions import require_admin, require_operator_admin
@@ -79,13 +79,12 @@ async def set_exchange_rate(
         rate.units_per_base = rate_value
         rate.updated_at = utcnow()
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="exchange_rate.set",
-        object_type="exchange_rate",
-        object_id=code,
-        org_id=principal.org_id,
-        details={"rate": rate_value, "previous": previous},
+    await audit.record(
+        session,
+        principal,
+        "exchange_rate.set",
+        audit.Target("exchange_rate", code, principal.org_id),
+        rate=rate_value,
+        previous=previous,
     )
     return rate

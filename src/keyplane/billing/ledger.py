@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.money import MAX_USD, NANOS_PER_USD, nanos_to_usd
 from keyplane.kernel.permissions import require_admin, require_operator_admin
@@ -70,14 +70,14 @@ async def add_credit(
     )
     session.add(entry)
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="credits.added",
-        object_type="ledger_entry",
-        object_id=str(entry.id),
-        org_id=org_id,
-        details={"amount": nanos_to_usd(amount_nanos), "note": note, "user_id": user_id},
+    await audit.record(
+        session,
+        principal,
+        "credits.added",
+        entry,
+        amount=nanos_to_usd(amount_nanos),
+        note=note,
+        user_id=user_id,
     )
     return entry
 

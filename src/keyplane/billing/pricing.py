@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.billing.price_changes import mark_prices_changed
 from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.money import NANOS_PER_USD, is_valid_amount, nanos_to_usd, usd_to_nanos
@@ -132,14 +132,14 @@ async def set_price(
     )
     await session.execute(stmt)
     mark_prices_changed(session)
-    await record_event(
-        session=session,
-        principal=principal,
-        action="model_price.set",
-        object_type="model_price",
-        object_id=model,
-        org_id=principal.org_id,
-        details={"input": input_usd, "output": output_usd, "cached": cached_usd},
+    await audit.record(
+        session,
+        principal,
+        "model_price.set",
+        audit.Target("model_price", model, principal.org_id),
+        input=input_usd,
+        output=output_usd,
+        cached=cached_usd,
     )
     return price
 
@@ -152,13 +152,8 @@ async def delete_price(*, session: AsyncSession, principal: Principal, model: st
     if not getattr(result, "rowcount", 0):
         raise NotFound("No price set for this model")
     mark_prices_changed(session)
-    await record_event(
-        session=session,
-        principal=principal,
-        action="model_price.deleted",
-        object_type="model_price",
-        object_id=model,
-        org_id=principal.org_id,
+    await audit.record(
+        session, principal, "model_price.deleted", audit.Target("model_price", model, principal.org_id)
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import Forbidden, NotFound
 from keyplane.kernel.principal import Principal
 from keyplane.keys.caps import check_org_key_cap
@@ -67,12 +67,5 @@ async def _set_revoked(*, session: AsyncSession, principal: Principal, key: ApiK
     key.revoked = revoked
     key.updated_at = utcnow()
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="key.revoked" if revoked else "key.restored",
-        object_type="api_key",
-        object_id=key.hash,
-        org_id=key.org_id,
-    )
+    await audit.record(session, principal, "key.revoked" if revoked else "key.restored", key)
     return key

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.auth.tokens import generate_key, hash_key, mask_key
 from keyplane.errors import BadRequest
 from keyplane.kernel.money import usd_to_nanos
@@ -86,14 +86,8 @@ async def create_key(
     )
     session.add(key)
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="key.created",
-        object_type="api_key",
-        object_id=key.hash,
-        org_id=org_id,
-        details={"name": name, "kind": key.kind, "workspace_id": workspace.id},
+    await audit.record(
+        session, principal, "key.created", key, name=name, kind=key.kind, workspace_id=workspace.id
     )
     return key, plaintext
 
@@ -190,15 +184,7 @@ async def update_key(
     if changes:
         key.updated_at = utcnow()
         await session.flush()
-        await record_event(
-            session=session,
-            principal=principal,
-            action="key.updated",
-            object_type="api_key",
-            object_id=key.hash,
-            org_id=key.org_id,
-            details={"changes": changes},
-        )
+        await audit.record(session, principal, "key.updated", key, changes=changes)
     return key
 
 
@@ -231,14 +217,6 @@ async def delete_key(*, session: AsyncSession, principal: Principal, key_hash: s
 
 
 async def remove_key(*, session: AsyncSession, principal: Principal, key: ApiKey) -> None:
-    await record_event(
-        session=session,
-        principal=principal,
-        action="key.deleted",
-        object_type="api_key",
-        object_id=key.hash,
-        org_id=key.org_id,
-        details={"name": key.name, "kind": key.kind},
-    )
+    await audit.record(session, principal, "key.deleted", key, name=key.name, kind=key.kind)
     await session.delete(key)
     await session.flush()

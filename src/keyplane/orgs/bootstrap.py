@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.config import DEFAULT_MAX_KEYS_PER_ORG
 from keyplane.kernel.principal import SYSTEM, Principal
 from keyplane.keys.schemas import KeyCreate
@@ -35,14 +35,7 @@ async def bootstrap(*, session: AsyncSession, org_name: str, email: str, passwor
         params=KeyCreate(name="bootstrap management key", kind="management", reach="org"),
         default_org_cap=DEFAULT_MAX_KEYS_PER_ORG,  # a new org's first key: any cap admits it
     )
-    await record_event(
-        session=session,
-        principal=SYSTEM,
-        action="org.initialized",
-        object_type="organization",
-        object_id=org.id,
-        org_id=org.id,
-    )
+    await audit.record(session, SYSTEM, "org.initialized", org)
     return BootstrapResult(
         org_id=org.id,
         workspace_id=workspace.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.permissions import require_admin
 from keyplane.kernel.principal import Principal
@@ -29,13 +29,5 @@ async def rename_organization(*, session: AsyncSession, principal: Principal, na
     previous, org.name = org.name, name
     org.updated_at = utcnow()
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="organization.updated",
-        object_type="organization",
-        object_id=org.id,
-        org_id=org.id,
-        details={"name": name, "previous_name": previous},
-    )
+    await audit.record(session, principal, "organization.updated", org, name=name, previous_name=previous)
     return org

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.auth.passwords import verify_password
 from keyplane.auth.tokens import hash_key
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
@@ -80,14 +80,8 @@ async def issue_invitation(
     )
     session.add(invitation)
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="invitation.created",
-        object_type="invitation",
-        object_id=invitation.id,
-        org_id=org_id,
-        details={"email": invitation.email, "role": invitation.role},
+    await audit.record(
+        session, principal, "invitation.created", invitation, email=invitation.email, role=invitation.role
     )
     return IssuedInvitation(invitation, token)
 
@@ -129,14 +123,8 @@ async def cancel_invitation(*, session: AsyncSession, principal: Principal, invi
         await session.flush()
     except Exception:
         raise NotFound("Invitation not found") from None
-    await record_event(
-        session=session,
-        principal=principal,
-        action="invitation.cancelled",
-        object_type="invitation",
-        object_id=invitation_id,
-        org_id=invitation.org_id,
-        details={"email": invitation.email, "role": invitation.role},
+    await audit.record(
+        session, principal, "invitation.cancelled", invitation, email=invitation.email, role=invitation.role
     )
 
 
@@ -187,14 +175,8 @@ async def accept_invitation(
     actor = Principal(
         kind="user", user_id=user.id, org_id=org.id, role=invitation.role, ip_address=ip_address
     )
-    await record_event(
-        session=session,
-        principal=actor,
-        action="invitation.accepted",
-        object_type="invitation",
-        object_id=invitation.id,
-        org_id=org.id,
-        details={"email": user.email, "role": invitation.role},
+    await audit.record(
+        session, actor, "invitation.accepted", invitation, email=user.email, role=invitation.role
     )
     return Accepted(user_id=user.id, org_id=org.id, role=invitation.role, email=user.email)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
 from keyplane.kernel.permissions import require_admin, require_any_scope
 from keyplane.kernel.principal import Principal
@@ -86,14 +86,13 @@ async def change_role(*, session: AsyncSession, principal: Principal, user_id: s
         raise Conflict("The last owner cannot be demoted; make another member owner first")
     member.membership.role = role
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="member.role_changed",
-        object_type="member",
-        object_id=user_id,
-        org_id=org_id,
-        details={"role": role, "previous_role": previous},
+    await audit.record(
+        session,
+        principal,
+        "member.role_changed",
+        audit.Target("member", user_id, org_id),
+        role=role,
+        previous_role=previous,
     )
     return member
 
@@ -108,17 +107,13 @@ async def remove_member(*, session: AsyncSession, principal: Principal, user_id:
     revoked = await revoke_member_keys(session=session, org_id=org_id, user_id=user_id)
     await session.delete(member.membership)
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="member.removed",
-        object_type="member",
-        object_id=user_id,
-        org_id=org_id,
-        details={
-            "email": member.user.email,
-            "role": member.membership.role,
-            "keys_revoked": revoked,
-        },
+    await audit.record(
+        session,
+        principal,
+        "member.removed",
+        audit.Target("member", user_id, org_id),
+        email=member.user.email,
+        role=member.membership.role,
+        keys_revoked=revoked,
     )
     return member

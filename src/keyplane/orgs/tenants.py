@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
 from keyplane.kernel.permissions import require_any_scope, require_operator_admin
 from keyplane.kernel.principal import Principal
@@ -63,14 +63,14 @@ async def create_tenant(
         ttl_hours=ttl_hours,
         name=owner_name,
     )
-    await record_event(
-        session=session,
-        principal=principal,
-        action="organization.created",
-        object_type="organization",
-        object_id=org.id,
+    await audit.record(
+        session,
+        principal,
+        "organization.created",
+        org,
         org_id=principal.org_id,
-        details={"name": org.name, "owner_email": invitation.invitation.email},
+        name=org.name,
+        owner_email=invitation.invitation.email,
     )
     return Tenant(org, workspace.id), invitation
 
@@ -148,14 +148,8 @@ async def update_tenant(
     action = {"suspended": "organization.suspended", "active": "organization.resumed"}.get(
         str(changes.get("status")), "organization.updated"
     )
-    await record_event(
-        session=session,
-        principal=principal,
-        action=action,
-        object_type="organization",
-        object_id=org.id,
-        org_id=principal.org_id,
-        details={"org_id": org.id, **changes},
+    await audit.record(
+        session, principal, action, org, org_id=principal.org_id, named_details={"org_id": org.id}, **changes
     )
     return tenant
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import SETTINGS_WRITE, require_scope
@@ -120,13 +120,13 @@ async def update_project_config(
     config.updated_at = utcnow()
     await session.flush()
     workspace = await session.get(Workspace, workspace_id)
-    await record_event(
-        session=session,
-        principal=principal,
-        action="project_config.updated",
-        object_type="project_config",
-        object_id=config.id,
+    await audit.record(
+        session,
+        principal,
+        "project_config.updated",
+        config,
         org_id=workspace.org_id if workspace else None,
-        details={"workspace_id": workspace_id, "changes": changes},
+        workspace_id=workspace_id,
+        changes=changes,
     )
     return config

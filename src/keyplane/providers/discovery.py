@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.kernel.principal import Principal
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import utcnow
@@ -165,13 +165,14 @@ async def refresh_models(
         row.discovered_models = models
     row.updated_at = utcnow()
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="provider_credential.models_refreshed",
-        object_type="provider_credential",
-        object_id=row.id,
+    await audit.record(
+        session,
+        principal,
+        "provider_credential.models_refreshed",
+        row,
         org_id=principal.org_id,
-        details={"provider": row.provider, "status": row.status, "models": len(models)},
+        provider=row.provider,
+        status=row.status,
+        models=len(models),
     )
     return row

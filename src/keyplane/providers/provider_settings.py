@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest
 from keyplane.kernel.permissions import require_operator_admin
 from keyplane.kernel.principal import Principal
@@ -46,13 +46,11 @@ async def put_setting(
         setting.base_url = url
         setting.updated_at = utcnow()
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="provider_setting.updated",
-        object_type="provider_setting",
-        object_id=info.name,
-        org_id=principal.org_id,
-        details={"base_url": url},
+    await audit.record(
+        session,
+        principal,
+        "provider_setting.updated",
+        audit.Target("provider_setting", info.name, principal.org_id),
+        base_url=url,
     )
     return setting

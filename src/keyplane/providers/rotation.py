@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.kernel.principal import SYSTEM
 from keyplane.models import ProviderCredential
 from keyplane.providers.secrets import SecretBox
@@ -43,13 +43,12 @@ async def rotate_secrets(*, session: AsyncSession, old: SecretBox, new: SecretBo
                 config[field] = block
         row.config = config  # a new object, so the JSON column is seen as changed
     await session.flush()
-    await record_event(
-        session=session,
-        principal=SYSTEM,
-        action="provider_secrets.rotated",
-        object_type="provider_credential",
-        object_id="*",
-        org_id=None,
-        details={"credentials": len(rows), "secrets": moved},
+    await audit.record(
+        session,
+        SYSTEM,
+        "provider_secrets.rotated",
+        audit.Target("provider_credential", "*"),
+        credentials=len(rows),
+        secrets=moved,
     )
     return moved

@@ -27,7 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, Conflict, NotFound
 from keyplane.kernel.permissions import require_admin, require_operator_admin
 from keyplane.kernel.principal import Principal
@@ -346,14 +346,8 @@ async def create_credential(
     await _apply(session, row, info, body, box, policy)
     session.add(row)
     await _flush(session, "id or name")
-    await record_event(
-        session=session,
-        principal=principal,
-        action="provider_credential.created",
-        object_type="provider_credential",
-        object_id=row.id,
-        org_id=principal.org_id,
-        details=_audit_details(row),
+    await audit.record(
+        session, principal, "provider_credential.created", row, org_id=principal.org_id, **_audit_details(row)
     )
     return row
 
@@ -379,14 +373,13 @@ async def replace_credential(
     await _apply(session, row, info, body, box, policy)
     row.updated_at = utcnow()
     await _flush(session, "name")
-    await record_event(
-        session=session,
-        principal=principal,
-        action="provider_credential.updated",
-        object_type="provider_credential",
-        object_id=row.id,
+    await audit.record(
+        session,
+        principal,
+        "provider_credential.updated",
+        row,
         org_id=principal.org_id,
-        details=_audit_details(row, changed=before != row.config_hash),
+        **_audit_details(row, changed=before != row.config_hash),
     )
     return row
 
@@ -400,14 +393,8 @@ async def delete_credential(
     visibility: Visibility,
 ) -> ProviderCredential:
     row = await _writable(session, principal, provider, key_id, visibility)
-    await record_event(
-        session=session,
-        principal=principal,
-        action="provider_credential.deleted",
-        object_type="provider_credential",
-        object_id=row.id,
-        org_id=principal.org_id,
-        details=_audit_details(row),
+    await audit.record(
+        session, principal, "provider_credential.deleted", row, org_id=principal.org_id, **_audit_details(row)
     )
     await session.delete(row)
     await session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.audit.service import record_event
+from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, Conflict, NotFound
 from keyplane.kernel.permissions import require_admin
 from keyplane.kernel.principal import Principal
@@ -62,15 +62,7 @@ async def create_workspace(*, session: AsyncSession, principal: Principal, name:
     workspace = Workspace(org_id=org_id, name=name, is_default=False, created_at=utcnow())
     session.add(workspace)
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="workspace.created",
-        object_type="workspace",
-        object_id=workspace.id,
-        org_id=org_id,
-        details={"name": name},
-    )
+    await audit.record(session, principal, "workspace.created", workspace, name=name)
     return workspace
 
 
@@ -84,13 +76,5 @@ async def rename_workspace(
     await _check_unique_name(session, org_id, name, workspace.id)
     previous, workspace.name = workspace.name, name
     await session.flush()
-    await record_event(
-        session=session,
-        principal=principal,
-        action="workspace.updated",
-        object_type="workspace",
-        object_id=workspace.id,
-        org_id=org_id,
-        details={"name": name, "previous_name": previous},
-    )
+    await audit.record(session, principal, "workspace.updated", workspace, name=name, previous_name=previous)
     return workspace
