@@ -18,15 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.audit import service as audit
 from keyplane.auth.passwords import verify_password
 from keyplane.auth.tokens import hash_key
-from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from keyplane.errors import BadRequest, Conflict, NotFound, Unauthorized
 from keyplane.kernel.permissions import require_admin, require_any_scope
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.models import Invitation, Membership, Organization, User
 from keyplane.models.base import utcnow
-from keyplane.models.membership import ROLES
 from keyplane.orgs.repository import InvitationRepository, MembershipRepository
-from keyplane.orgs.service import create_user, normalize_email
+from keyplane.orgs.service import check_role, create_user, normalize_email, require_owner_for
 
 TOKEN_PREFIX = "kp_inv_"
 MAX_OPEN_INVITATIONS = 1000
@@ -55,12 +54,6 @@ class Accepted:
     email: str
 
 
-def _check_role(role: str) -> str:
-    if role not in ROLES:
-        raise BadRequest(f"Unknown role '{role[:40]}'; expected one of {', '.join(ROLES)}")
-    return role
-
-
 async def issue_invitation(
     *, session: AsyncSession, principal: Principal, email: str, role: str, ttl_hours: int, name: str = ""
 ) -> IssuedInvitation:
@@ -71,7 +64,7 @@ async def issue_invitation(
     invitation = Invitation(
         org_id=org_id,
         email=normalize_email(email),
-        role=_check_role(role),
+        role=check_role(role),
         name=name.strip()[:200],
         token_hash=hash_key(token),
         invited_by_user_id=principal.user_id,
@@ -91,8 +84,7 @@ async def invite_member(
 ) -> IssuedInvitation:
     """Org admins (orgs:write) invite; only an owner may invite an owner."""
     require_admin(principal, ORGS_WRITE)
-    if _check_role(role) == "owner" and not principal.is_system and principal.role != "owner":
-        raise Forbidden("Only an owner may grant, change or remove the owner role", code="owner_required")
+    require_owner_for(principal, check_role(role))
     return await issue_invitation(
         session=session, principal=principal, email=email, role=role, ttl_hours=ttl_hours, name=name
     )

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
-from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
+from keyplane.errors import Conflict, NotFound
 from keyplane.kernel.permissions import require_admin, require_any_scope
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
 from keyplane.keys.service import revoke_member_keys
 from keyplane.models import Membership, User
-from keyplane.models.membership import ROLES
 from keyplane.orgs.repository import MembershipRepository
+from keyplane.orgs.service import check_role, require_owner_for
 
 MAX_MEMBERS_PAGE = 1000
 
@@ -29,17 +29,6 @@ MAX_MEMBERS_PAGE = 1000
 class Member:
     membership: Membership
     user: User
-
-
-def _check_role(role: str) -> str:
-    if role not in ROLES:
-        raise BadRequest(f"Unknown role '{role[:40]}'; expected one of {', '.join(ROLES)}")
-    return role
-
-
-def _require_owner_for(principal: Principal, *roles: str | None) -> None:
-    if "owner" in roles and not principal.is_system and principal.role != "owner":
-        raise Forbidden("Only an owner may grant, change or remove the owner role", code="owner_required")
 
 
 async def list_members(*, session: AsyncSession, principal: Principal) -> list[Member]:
@@ -76,12 +65,12 @@ async def _owner_count(session: AsyncSession, org_id: str) -> int:
 async def change_role(*, session: AsyncSession, principal: Principal, user_id: str, role: str) -> Member:
     require_admin(principal, ORGS_WRITE)
     org_id = principal.require_org()
-    role = _check_role(role)
+    role = check_role(role)
     member = await get_member(session=session, org_id=org_id, user_id=user_id)
     previous = member.membership.role
     if previous == role:
         return member
-    _require_owner_for(principal, role, previous)
+    require_owner_for(principal, role, previous)
     if previous == "owner" and await _owner_count(session, org_id) <= 1:
         raise Conflict("The last owner cannot be demoted; make another member owner first")
     member.membership.role = role
@@ -101,7 +90,7 @@ async def remove_member(*, session: AsyncSession, principal: Principal, user_id:
     require_admin(principal, ORGS_WRITE)
     org_id = principal.require_org()
     member = await get_member(session=session, org_id=org_id, user_id=user_id)
-    _require_owner_for(principal, member.membership.role)
+    require_owner_for(principal, member.membership.role)
     if member.membership.role == "owner" and await _owner_count(session, org_id) <= 1:
         raise Conflict("The last owner cannot be removed")
     revoked = await revoke_member_keys(session=session, org_id=org_id, user_id=user_id)

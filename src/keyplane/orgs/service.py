@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.passwords import hash_password
-from keyplane.errors import BadRequest, Conflict, NotFound
+from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
+from keyplane.kernel.principal import Principal
 from keyplane.models import Membership, Organization, User, Workspace
 from keyplane.models.membership import ROLES
 
@@ -72,3 +73,16 @@ async def existing_org_id(session: AsyncSession, org_id: str) -> str:
     if await session.get(Organization, org_id) is None:
         raise NotFound("Organization not found")
     return org_id
+
+
+def check_role(role: str) -> str:
+    """One of owner, admin, member; a 400 naming the choices otherwise."""
+    if role not in ROLES:
+        raise BadRequest(f"Unknown role '{role[:40]}'; expected one of {', '.join(ROLES)}")
+    return role
+
+
+def require_owner_for(principal: Principal, *roles: str | None) -> None:
+    """Only an owner may grant, change or take away the owner role (the system principal may too)."""
+    if "owner" in roles and not principal.is_system and principal.role != "owner":
+        raise Forbidden("Only an owner may grant, change or remove the owner role", code="owner_required")
