@@ -18,6 +18,14 @@ from keyplane.orgs.bootstrap import BootstrapResult
 from tests import backends
 from tests.factories import bootstrap_org
 from tests.fakes.dns import fake_dns  # noqa: F401
+from tests.harness import (  # noqa: F401
+    gateway_settings,
+    gateway_setup,
+    http,
+    serve_app,
+    served,
+    upstream,
+)
 from tests.live_server import (  # noqa: F401
     live_server,
     live_server_env,
@@ -89,8 +97,8 @@ def context(app: FastAPI) -> AppContext:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as transport_client:
+        yield transport_client
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from tests.factories import bearer
-from tests.gateway.conftest import GatewaySetup, ServedApp
 from tests.gateway.test_enforcement import assert_openai_error
+from tests.harness import GatewaySetup, ServedApp
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

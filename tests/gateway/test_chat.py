@@ -10,7 +10,7 @@ import pytest
 
 from keyplane.billing.pricing import Price
 from tests.fakes.upstream import COMPLETION_TOKENS, PROMPT_TOKENS, STREAM_WORDS
-from tests.gateway.conftest import GatewaySetup, ServedApp
+from tests.harness import GatewaySetup, ServedApp
 
 PRICE = Price(input_nanos_per_mtok=2_000_000_000, output_nanos_per_mtok=8_000_000_000)  # $2 / $8 per M
 COST = PRICE.cost_nanos(PROMPT_TOKENS, COMPLETION_TOKENS)

@@ -15,7 +15,7 @@ from keyplane.db import session_scope
 from keyplane.models import ApiKey
 from keyplane.models.base import utcnow
 from tests.factories import bearer
-from tests.gateway.conftest import GatewaySetup, ServedApp
+from tests.harness import GatewaySetup, ServedApp
 
 CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
 

@@ -9,8 +9,8 @@ import pytest
 from keyplane.billing.pricing import Price
 from tests.factories import bearer
 from tests.fakes.upstream import COMPLETION_TOKENS, PROMPT_TOKENS, free_port
-from tests.gateway.conftest import GatewaySetup, ServedApp
 from tests.gateway.test_enforcement import assert_openai_error
+from tests.harness import GatewaySetup, ServedApp
 
 COST = Price(2_000_000_000, 8_000_000_000).cost_nanos(PROMPT_TOKENS, COMPLETION_TOKENS)
 MESSAGES = [{"role": "user", "content": "hi"}]

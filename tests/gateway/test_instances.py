@@ -18,7 +18,7 @@ from keyplane.kernel.principal import SYSTEM
 from keyplane.models import SpendCounter, UsageRecord
 from tests.factories import bearer
 from tests.fakes.upstream import RunningUpstream
-from tests.gateway.conftest import FLUSH_WAIT_SECONDS
+from tests.harness import FLUSH_WAIT_SECONDS
 from tests.live_server import LiveServer, LiveServerFactory, run_init
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.factories import bearer, make_key, make_org
-from tests.gateway.conftest import GatewaySetup, ServedApp
+from tests.harness import GatewaySetup, ServedApp
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

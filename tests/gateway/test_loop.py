@@ -10,8 +10,8 @@ import httpx
 
 from keyplane.gateway.loop import LOOP_HEADER, loop_mark
 from tests.factories import bearer
-from tests.gateway.conftest import GatewaySetup, ServedApp
 from tests.gateway.test_enforcement import assert_openai_error
+from tests.harness import GatewaySetup, ServedApp
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

@@ -6,7 +6,7 @@ from keyplane.billing.pricing import Price, set_price
 from keyplane.gateway.service import Gateway
 from keyplane.kernel.money import usd_to_nanos
 from keyplane.kernel.principal import SYSTEM
-from tests.gateway.conftest import GatewaySetup
+from tests.harness import GatewaySetup
 
 HOUR = 3600.0
 

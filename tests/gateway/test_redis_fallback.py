@@ -11,8 +11,8 @@ import httpx
 
 from tests.factories import bearer
 from tests.fakes.upstream import free_port
-from tests.gateway.conftest import GatewaySetup, ServedApp
 from tests.gateway.test_enforcement import CHAT, _key
+from tests.harness import GatewaySetup, ServedApp
 
 
 def _served_without_redis(serve_app: Callable[..., ServedApp]) -> ServedApp:

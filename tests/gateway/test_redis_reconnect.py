@@ -16,8 +16,8 @@ from keyplane.gateway.service import Gateway
 from tests import backends
 from tests.factories import bearer
 from tests.fakes.upstream import free_port
-from tests.gateway.conftest import FLUSH_WAIT_SECONDS, GatewaySetup, ServedApp
 from tests.gateway.test_enforcement import CHAT, _key
+from tests.harness import FLUSH_WAIT_SECONDS, GatewaySetup, ServedApp
 
 
 class TcpProxy:

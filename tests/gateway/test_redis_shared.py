@@ -18,8 +18,8 @@ from keyplane.gateway.invalidation import SINK
 from keyplane.models import ApiKey
 from tests import backends
 from tests.factories import bearer
-from tests.gateway.conftest import FLUSH_WAIT_SECONDS, GatewaySetup, ServedApp
 from tests.gateway.test_enforcement import CHAT, _key
+from tests.harness import FLUSH_WAIT_SECONDS, GatewaySetup, ServedApp
 
 
 @pytest.fixture

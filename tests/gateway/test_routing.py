@@ -6,8 +6,8 @@ import httpx
 import openai
 
 from tests.factories import bearer, make_org
-from tests.gateway.conftest import GatewaySetup, ServedApp, eventually
 from tests.gateway.test_enforcement import assert_openai_error
+from tests.harness import GatewaySetup, ServedApp, eventually
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

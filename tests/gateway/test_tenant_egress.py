@@ -14,8 +14,8 @@ from keyplane.models import ProviderCredential
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests.factories import bearer, make_key, make_org
 from tests.fakes.dns import FakeDns
-from tests.gateway.conftest import GatewaySetup, ServedApp
 from tests.gateway.test_enforcement import assert_openai_error
+from tests.harness import GatewaySetup, ServedApp
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 PUBLIC = "93.184.216.34"  # only ever resolved to, never connected to

@@ -28,13 +28,6 @@ CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}], "m
 PROPAGATION_SECONDS = 1.0  # the promise: a suspension lands on every instance within one second
 
 
-@pytest.fixture
-def upstream() -> Any:
-    running = RunningUpstream().start()
-    yield running
-    running.stop()
-
-
 def cli(server: LiveServer, *args: str, key: str | None = None) -> Any:
     env = {**server.env, "KEYPLANE_URL": server.base_url, "COLUMNS": "200"}
     if key is not None:
