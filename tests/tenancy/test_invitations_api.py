@@ -151,3 +151,17 @@ async def test_members_cannot_invite_and_only_owners_invite_owners(
         "/api/v1/members", headers=bearer(admin_key), json={"email": "x@y.test", "role": "owner"}
     )
     assert (by_member.status_code, owner_by_admin.status_code) == (403, 403)
+
+
+async def test_concurrent_cancels_have_one_winner_and_one_audit_event(
+    client: httpx.AsyncClient, org: BootstrapResult
+) -> None:
+    headers = bearer(org.management_key)
+    invited = await client.post("/api/v1/members", headers=headers, json={"email": "n@a.test"})
+    path = f"/api/v1/invitations/{invited.json()['invitation']['id']}"
+    answers = await asyncio.gather(*(client.delete(path, headers=headers) for _ in range(8)))
+    assert sorted(r.status_code for r in answers) == [200] + [404] * 7
+    trail = await client.get(
+        "/api/v1/audit-events", params={"action": "invitation.cancelled"}, headers=headers
+    )
+    assert len(trail.json()["data"]) == 1

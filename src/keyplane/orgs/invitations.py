@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -110,14 +110,16 @@ async def cancel_invitation(*, session: AsyncSession, principal: Principal, invi
     invitation = await InvitationRepository.of(session, principal).get_or_none(invitation_id)
     if invitation is None or not invitation.is_open:
         raise NotFound("Invitation not found")
-    await session.delete(invitation)
-    try:
-        await session.flush()
-    except Exception:
-        raise NotFound("Invitation not found") from None
-    await audit.record(
-        session, principal, "invitation.cancelled", invitation, email=invitation.email, role=invitation.role
+    target, email, role = audit.target_of(invitation), invitation.email, invitation.role
+    deleted = await session.execute(
+        delete(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+        .execution_options(synchronize_session=False)
     )
+    session.expunge(invitation)
+    if getattr(deleted, "rowcount", 0) != 1:  # a concurrent cancel (or accept) won
+        raise NotFound("Invitation not found")
+    await audit.record(session, principal, "invitation.cancelled", target, email=email, role=role)
 
 
 async def accept_invitation(
@@ -130,7 +132,7 @@ async def accept_invitation(
     invitation = (
         await session.execute(select(Invitation).where(Invitation.token_hash == hash_key(token)))
     ).scalar_one_or_none()
-    if invitation is None or not invitation.is_open or _expired(invitation.expires_at, now):
+    if invitation is None or not invitation.is_open or invitation.expires_at <= now:
         raise InvalidInvitation()
     org = await session.get(Organization, invitation.org_id)
     if org is None or org.is_suspended:
@@ -171,7 +173,3 @@ async def accept_invitation(
         session, actor, "invitation.accepted", invitation, email=user.email, role=invitation.role
     )
     return Accepted(user_id=user.id, org_id=org.id, role=invitation.role, email=user.email)
-
-
-def _expired(expires_at: datetime, now: datetime) -> bool:
-    return expires_at <= now

@@ -39,10 +39,6 @@ def _require_operator(principal: Principal, scope: str) -> None:
     require_any_scope(principal, scope, ORGS_WRITE)
 
 
-async def _default_workspace_id(session: AsyncSession, org_id: str) -> str:
-    return (await default_workspace(session=session, org_id=org_id)).id
-
-
 async def create_tenant(
     *,
     session: AsyncSession,
@@ -103,7 +99,7 @@ async def get_tenant(*, session: AsyncSession, principal: Principal, org_id: str
     org = await session.get(Organization, org_id)
     if org is None:
         raise NotFound("Organization not found")
-    return Tenant(org, await _default_workspace_id(session, org.id))
+    return Tenant(org, (await default_workspace(session=session, org_id=org.id)).id)
 
 
 def _status(value: str) -> str:
