@@ -72,9 +72,13 @@ async def authenticate_key(
         raise Unauthorized(refusal, code="key_refused")
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = now
-    status = (
-        await session.execute(select(Organization.status).where(Organization.id == key.org_id))
-    ).scalar_one()
+    status, operator_id = (
+        await session.execute(
+            select(Organization.status, _OPERATOR_ORG_ID.scalar_subquery()).where(
+                Organization.id == key.org_id
+            )
+        )
+    ).one()
     if status == "suspended":
         raise OrganizationSuspended()
     role = await member_role(session, org_id=key.org_id, user_id=key.creator_user_id)
@@ -85,7 +89,7 @@ async def authenticate_key(
         role=role,
         api_key=key,
         ip_address=ip_address,
-        is_operator=key.org_id == await operator_org_id(session),
+        is_operator=key.org_id == operator_id,
     )
 
 
@@ -98,13 +102,12 @@ class OrganizationSuspended(Forbidden):
         super().__init__("This organization is suspended", code=self.code)
 
 
+_OPERATOR_ORG_ID = select(Organization.id).order_by(Organization.created_at, Organization.id).limit(1)
+
+
 async def operator_org_id(session: AsyncSession) -> str | None:
     """The first organization created: its admins run the platform."""
-    return (
-        await session.execute(
-            select(Organization.id).order_by(Organization.created_at, Organization.id).limit(1)
-        )
-    ).scalar_one_or_none()
+    return (await session.execute(_OPERATOR_ORG_ID)).scalar_one_or_none()
 
 
 async def _refuse_if_only_suspended(session: AsyncSession, user_id: str) -> None:
