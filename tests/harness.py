@@ -196,7 +196,7 @@ class GatewaySetup:
         async with session_scope(self.context.sessions) as session:
             await update_project_config(
                 session=session,
-                principal=SYSTEM,
+                principal=SYSTEM.acting_in(self.org.org_id),
                 workspace_id=self.org.workspace_id,
                 update=ProjectConfigUpdate(
                     inference_config=InferenceConfigUpdate(**inference),

@@ -41,8 +41,6 @@ TENANT_MODELS = {
     "Workspace",
 }
 
-OWNED_ELSEWHERE = "owned elsewhere, to move to the repository"
-
 ALLOWED: dict[tuple[str, str], str] = {
     # authentication: the caller is not known yet, the key or token hash is the lookup
     ("auth/service.py", "ApiKey"): "authentication by key hash, before any org is known",
@@ -65,38 +63,21 @@ ALLOWED: dict[tuple[str, str], str] = {
         "providers/service.py",
         "ProviderCredential",
     ): "name/id uniqueness: within own+platform, across all orgs for a platform credential",
-    # ids already resolved inside the caller's org
-    ("surfaces/native_usage.py", "ApiKey"): "hashes of the key ids of usage rows already filtered by org",
-    ("billing/budgets.py", "ApiKey"): "a key by hash with org_id in the where clause, the budget's own key",
-    ("billing/budgets.py", "UsageRollup"): "the spend of a budget, summed over the budget's own org_id",
+    # a user's own keys across the orgs they belong to now (who the person is, not an org read)
+    ("keys/own_keys.py", "ApiKey"): "the user's management keys, joined to their current memberships",
+    ("keys/own_keys.py", "Membership"): "the user's memberships: the org a new personal key goes to",
+    # the gateway hot path: the key was authenticated by hash, its org comes with it; these reads
+    # build the per-key snapshot once per cache fill, filtered by that org in the statement
+    ("gateway/snapshot.py", "Budget"): "the authenticated key's budgets, by its org",
+    ("gateway/snapshot.py", "ProjectConfig"): "the authenticated key's own workspace config",
     (
-        "project_configs/service.py",
-        "ProjectConfig",
-    ): f"by a workspace id its callers resolved in the org (cortecs surface, gateway); {OWNED_ELSEWHERE}",
-    ("project_configs/service.py", "Workspace"): "the workspace of a config just read by its workspace id",
-    # the gateway hot path: the key was authenticated by hash, its org comes with it
-    ("gateway/snapshot.py", "Budget"): f"the authenticated key's budgets by its org; {OWNED_ELSEWHERE}",
-    ("gateway/snapshot.py", "ProjectConfig"): f"the authenticated key's workspace config; {OWNED_ELSEWHERE}",
-    ("gateway/spend_reservations.py", "UsageRollup"): f"gateway spend by the key's org; {OWNED_ELSEWHERE}",
+        "gateway/spend_reservations.py",
+        "UsageRollup",
+    ): "a limit counter's seed, by the subject's org",
     (
         "providers/eligibility.py",
         "ProviderCredential",
-    ): f"gateway routing for the key's org; {OWNED_ELSEWHERE}",
-    # other packages' reads, filtered by hand today
-    ("billing/ledger.py", "LedgerEntry"): OWNED_ELSEWHERE,
-    ("billing/ledger.py", "Membership"): OWNED_ELSEWHERE,
-    ("keys/caps.py", "ApiKey"): OWNED_ELSEWHERE,
-    ("keys/caps.py", "Membership"): OWNED_ELSEWHERE,
-    ("keys/lookup.py", "ApiKey"): "the one key-by-hash lookup: org-filtered and own-only by hand; to move",
-    ("keys/own_keys.py", "ApiKey"): OWNED_ELSEWHERE,
-    ("keys/own_keys.py", "Membership"): OWNED_ELSEWHERE,
-    ("keys/service.py", "ApiKey"): OWNED_ELSEWHERE,
-    ("keys/named_keys.py", "ApiKey"): OWNED_ELSEWHERE,
-    ("usage/activity.py", "UsageRollup"): OWNED_ELSEWHERE,
-    ("usage/key_usage.py", "UsageRollup"): OWNED_ELSEWHERE,
-    ("usage/queries.py", "ApiKey"): OWNED_ELSEWHERE,
-    ("usage/queries.py", "UsageRecord"): OWNED_ELSEWHERE,
-    ("usage/queries.py", "UsageRollup"): OWNED_ELSEWHERE,
+    ): "routing: the key's org's and platform credentials",
 }
 
 

@@ -13,6 +13,7 @@ from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.kernel.principal import SYSTEM, Principal
 from keyplane.models import ProjectConfig
 from keyplane.orgs.bootstrap import BootstrapResult
+from keyplane.orgs.service import create_organization
 from keyplane.project_configs.schemas import (
     DEFAULT_INFERENCE_CONFIG,
     InferenceConfigUpdate,
@@ -30,12 +31,14 @@ def update(**fields: object) -> ProjectConfigUpdate:
 async def test_the_first_read_creates_the_defaults_once(context: AppContext, org: BootstrapResult) -> None:
     async def read() -> str:
         async with session_scope(context.sessions) as session:
-            return (await get_project_config(session=session, workspace_id=org.workspace_id)).id
+            return (
+                await get_project_config(session=session, org_id=org.org_id, workspace_id=org.workspace_id)
+            ).id
 
     ids = await asyncio.gather(read(), read(), read())
     assert len(set(ids)) == 1
     async with session_scope(context.sessions) as session:
-        config = await get_project_config(session=session, workspace_id=org.workspace_id)
+        config = await get_project_config(session=session, org_id=org.org_id, workspace_id=org.workspace_id)
         count = (await session.execute(select(func.count()).select_from(ProjectConfig))).scalar_one()
     assert count == 1
     assert inference_config_of(config) == DEFAULT_INFERENCE_CONFIG and config.allow_overwrite is False
@@ -44,7 +47,16 @@ async def test_the_first_read_creates_the_defaults_once(context: AppContext, org
 async def test_an_unknown_workspace_is_not_found(context: AppContext, org: BootstrapResult) -> None:
     async with session_scope(context.sessions) as session:
         with pytest.raises(NotFound):
-            await get_project_config(session=session, workspace_id="no-such-workspace")
+            await get_project_config(session=session, org_id=org.org_id, workspace_id="no-such-workspace")
+
+
+async def test_another_orgs_workspace_config_is_not_found(context: AppContext, org: BootstrapResult) -> None:
+    async with session_scope(context.sessions) as session:
+        theirs, their_workspace = await create_organization(session=session, name="theirs")
+        await get_project_config(session=session, org_id=theirs.id, workspace_id=their_workspace.id)
+    async with session_scope(context.sessions) as session:
+        with pytest.raises(NotFound):
+            await get_project_config(session=session, org_id=org.org_id, workspace_id=their_workspace.id)
 
 
 async def test_a_row_missing_newer_fields_reads_with_their_defaults(
@@ -53,17 +65,20 @@ async def test_a_row_missing_newer_fields_reads_with_their_defaults(
     async with session_scope(context.sessions) as session:
         session.add(ProjectConfig(workspace_id=org.workspace_id, inference_config={"eu_native": True}))
     async with session_scope(context.sessions) as session:
-        config = await get_project_config(session=session, workspace_id=org.workspace_id)
+        config = await get_project_config(session=session, org_id=org.org_id, workspace_id=org.workspace_id)
     assert inference_config_of(config) == {**DEFAULT_INFERENCE_CONFIG, "eu_native": True}
 
 
-async def test_the_operator_may_update_without_a_principal(context: AppContext, org: BootstrapResult) -> None:
+async def test_the_system_principal_may_update_in_an_org(context: AppContext, org: BootstrapResult) -> None:
     async with session_scope(context.sessions) as session:
         await update_project_config(
-            session=session, principal=SYSTEM, workspace_id=org.workspace_id, update=update(max_tokens=64)
+            session=session,
+            principal=SYSTEM.acting_in(org.org_id),
+            workspace_id=org.workspace_id,
+            update=update(max_tokens=64),
         )
     async with session_scope(context.sessions) as session:
-        config = await get_project_config(session=session, workspace_id=org.workspace_id)
+        config = await get_project_config(session=session, org_id=org.org_id, workspace_id=org.workspace_id)
     assert inference_config_of(config)["max_tokens"] == 64
 
 
@@ -78,7 +93,7 @@ async def test_a_member_is_refused_and_nothing_changes(context: AppContext, org:
                 update=update(eu_native=True),
             )
     async with session_scope(context.sessions) as session:
-        config = await get_project_config(session=session, workspace_id=org.workspace_id)
+        config = await get_project_config(session=session, org_id=org.org_id, workspace_id=org.workspace_id)
     assert inference_config_of(config)["eu_native"] is False
 
 
@@ -87,7 +102,7 @@ async def test_providers_are_checked_against_the_catalog(context: AppContext, or
         with pytest.raises(BadRequest, match="Unknown provider 'nope'"):
             await update_project_config(
                 session=session,
-                principal=SYSTEM,
+                principal=SYSTEM.acting_in(org.org_id),
                 workspace_id=org.workspace_id,
                 update=update(allowed_providers=["openai", "nope"]),
             )

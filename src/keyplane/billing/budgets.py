@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -22,10 +22,12 @@ from keyplane.kernel.repository import OrgRepository
 from keyplane.kernel.scopes import BILLING_WRITE
 from keyplane.kernel.windows import window_start_day
 from keyplane.keys.lookup import key_by_hash
-from keyplane.models import ApiKey, Budget, UsageRollup
+from keyplane.keys.repository import ApiKeyRepository
+from keyplane.models import Budget, UsageRollup
 from keyplane.models.api_key import LIMIT_RESETS
 from keyplane.models.base import utcnow
 from keyplane.models.budget import BUDGET_SCOPES
+from keyplane.usage.repository import UsageRollupRepository
 from keyplane.workspaces.service import workspace_in_org
 
 MAX_BUDGETS_PER_ORG = 1000
@@ -66,9 +68,8 @@ class BudgetRepository(OrgRepository[Budget]):
 
 async def budget_spend(session: AsyncSession, budget: Budget, now: datetime) -> int:
     """Settled spend in the budget's current window (BYOK only when the budget counts it)."""
-    query = select(func.coalesce(func.sum(UsageRollup.cost_nanousd), 0)).where(
-        UsageRollup.org_id == budget.org_id
-    )
+    rollups = UsageRollupRepository(session, budget.org_id)
+    query = rollups.select_columns(func.coalesce(func.sum(UsageRollup.cost_nanousd), 0))
     if budget.scope == "workspace":
         query = query.where(UsageRollup.workspace_id == budget.workspace_id)
     elif budget.scope == "key":
@@ -78,13 +79,14 @@ async def budget_spend(session: AsyncSession, budget: Budget, now: datetime) -> 
         query = query.where(UsageRollup.day >= start)
     if not budget.include_byok:
         query = query.where(UsageRollup.is_byok.is_(False))
-    return int((await session.execute(query)).scalar_one())
+    return int(await rollups.scalar(query))
 
 
 async def _view(session: AsyncSession, budget: Budget, now: datetime) -> BudgetView:
     key_hash = None
     if budget.key_id is not None:
-        key_hash = (await session.execute(select(ApiKey.hash).where(ApiKey.id == budget.key_id))).scalar()
+        names = await ApiKeyRepository(session, budget.org_id).names_by_id([budget.key_id])
+        key_hash = names[budget.key_id][0] if budget.key_id in names else None
     return BudgetView(budget, key_hash, await budget_spend(session, budget, now))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -10,21 +10,37 @@ from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.money import MAX_USD, NANOS_PER_USD, nanos_to_usd
 from keyplane.kernel.permissions import require_admin, require_operator_admin
 from keyplane.kernel.principal import Principal
+from keyplane.kernel.repository import OrgRepository
 from keyplane.kernel.scopes import BILLING_WRITE
 from keyplane.models import LedgerEntry, Membership
 from keyplane.models.base import utcnow
+from keyplane.orgs.repository import MembershipRepository
 from keyplane.orgs.service import existing_org_id
 
 MAX_CREDIT_NANOS = int(MAX_USD * NANOS_PER_USD)
 MAX_NOTE_LENGTH = 500
 
 
+class LedgerRepository(OrgRepository[LedgerEntry]):
+    """The ledger entries of one org, optionally only those attributed to one user."""
+
+    model = LedgerEntry
+
+    def __init__(self, session: AsyncSession, org_id: str, *, user_id: str | None = None) -> None:
+        super().__init__(session, org_id)
+        self.user_id = user_id
+
+    def readable(self) -> ColumnElement[bool]:
+        org = super().readable()
+        return org if self.user_id is None else org & (LedgerEntry.user_id == self.user_id)
+
+
 async def balance_nanos(*, session: AsyncSession, org_id: str, user_id: str | None = None) -> int:
     """Sum of the org's entries, or of the entries attributed to one user when user_id is given."""
-    query = select(func.coalesce(func.sum(LedgerEntry.amount_nanousd), 0)).where(LedgerEntry.org_id == org_id)
-    if user_id is not None:
-        query = query.where(LedgerEntry.user_id == user_id)
-    return int((await session.execute(query)).scalar_one())
+    entries = LedgerRepository(session, org_id, user_id=user_id)
+    return int(
+        await entries.scalar(entries.select_columns(func.coalesce(func.sum(LedgerEntry.amount_nanousd), 0)))
+    )
 
 
 async def add_credit(
@@ -52,12 +68,8 @@ async def add_credit(
     if len(note) > MAX_NOTE_LENGTH:
         raise BadRequest(f"note must be at most {MAX_NOTE_LENGTH} characters")
     if user_id is not None:
-        member = (
-            await session.execute(
-                select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == user_id)
-            )
-        ).first()
-        if member is None:
+        members = MembershipRepository(session, org_id)
+        if await members.first(members.select().where(Membership.user_id == user_id)) is None:
             raise NotFound("User not found in this organization")
     entry = LedgerEntry(
         org_id=org_id,
@@ -89,10 +101,10 @@ async def total_credits_and_usage(*, session: AsyncSession, org_id: str) -> tupl
     total_credits - total_usage always equals balance_nanos, as OpenRouter clients compute it.
     """
     amount = LedgerEntry.amount_nanousd
-    query = select(
+    query = LedgerRepository(session, org_id).select_columns(
         func.coalesce(func.sum(case((amount > 0, amount), else_=0)), 0),
         func.coalesce(func.sum(case((amount < 0, -amount), else_=0)), 0),
-    ).where(LedgerEntry.org_id == org_id)
+    )
     credits, usage = (await session.execute(query)).one()
     return int(credits), int(usage)
 
@@ -106,12 +118,11 @@ async def list_ledger_entries(
     """Newest first; one page of the org's (or one user's) entries."""
     if page < 1 or not 1 <= page_size <= MAX_LEDGER_PAGE_SIZE:
         raise BadRequest(f"page must be 1 or more and page_size between 1 and {MAX_LEDGER_PAGE_SIZE}")
-    query = select(LedgerEntry).where(LedgerEntry.org_id == org_id)
-    if user_id is not None:
-        query = query.where(LedgerEntry.user_id == user_id)
+    entries = LedgerRepository(session, org_id, user_id=user_id)
     query = (
-        query.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        entries.select()
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
         .offset((page - 1) * page_size)
         .limit(page_size)
     )
-    return list((await session.execute(query)).scalars())
+    return list(await entries.list(query))

@@ -53,6 +53,14 @@ class OrgRepository(Generic[ModelT]):
         """`SELECT model, *entities WHERE <readable>`: join the extra entities to the model."""
         return sqlalchemy.select(self.model, *entities).where(self.readable())
 
+    def select_columns(self, *columns: Any) -> Select[Any]:
+        """`SELECT columns WHERE <readable>`: sums, counts and projections of this org's rows."""
+        return sqlalchemy.select(*columns).where(self.readable())
+
+    async def scalar(self, statement: Select[Any]) -> Any:
+        """The one value of a statement built from `select_columns()` (a sum, a count)."""
+        return (await self.session.execute(statement)).scalar_one()
+
     async def get_or_none(self, id: str) -> ModelT | None:
         return await self.first(self.select().where(self._column("id") == id))
 

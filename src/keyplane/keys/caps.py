@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest, Forbidden
+from keyplane.kernel.repository import OrgRepository
+from keyplane.keys.repository import ApiKeyRepository
 from keyplane.models import ApiKey, Membership, Organization
-from keyplane.models.base import utcnow
 
 if TYPE_CHECKING:
     from keyplane.config import Settings
@@ -36,11 +37,18 @@ class OrgKeyLimitReached(Forbidden):
         )
 
 
+class _Memberships(OrgRepository[Membership]):
+    """The org's memberships (keys sits below orgs in the package graph, so it names them here)."""
+
+    model = Membership
+
+
 async def lock_membership(session: AsyncSession, *, org_id: str, user_id: str) -> Membership | None:
     """Serialize one user's key creations so caps and unique names are checked in turn."""
     where = (Membership.org_id == org_id, Membership.user_id == user_id)
     await session.execute(update(Membership).where(*where).values(role=Membership.role))
-    return (await session.execute(select(Membership).where(*where))).scalar_one_or_none()
+    memberships = _Memberships(session, org_id)
+    return await memberships.first(memberships.select().where(Membership.user_id == user_id))
 
 
 async def lock_org_key_cap(session: AsyncSession, *, org_id: str, default_cap: int) -> int:
@@ -52,29 +60,9 @@ async def lock_org_key_cap(session: AsyncSession, *, org_id: str, default_cap: i
     return max(cap, 0) if cap is not None else default_cap
 
 
-async def count_keys(
-    session: AsyncSession,
-    *,
-    org_id: str,
-    user_id: str | None = None,
-    kind: str | None = None,
-    count_expired: bool = False,
-) -> int:
-    """Keys of the org (optionally one creator and kind) that are not revoked."""
-    where: list[ColumnElement[bool]] = [ApiKey.org_id == org_id, ApiKey.revoked.is_(False)]
-    if user_id is not None:
-        where.append(ApiKey.creator_user_id == user_id)
-    if kind is not None:
-        where.append(ApiKey.kind == kind)
-    if not count_expired:
-        where.append(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()))
-    query = select(func.count()).select_from(ApiKey).where(*where)
-    return int((await session.execute(query)).scalar_one())
-
-
 async def count_active_keys(session: AsyncSession, *, org_id: str, user_id: str, kind: str) -> int:
     """A user's keys that still work or could: neither revoked nor expired."""
-    return await count_keys(session, org_id=org_id, user_id=user_id, kind=kind)
+    return await ApiKeyRepository(session, org_id).count_unrevoked(user_id=user_id, kind=kind)
 
 
 async def check_active_key_cap(
@@ -92,7 +80,7 @@ async def check_org_key_cap(session: AsyncSession, *, org_id: str, default_cap: 
     """Refuse one more unrevoked key in a full org. Expired and disabled keys count: a PATCH can
     make them work again without passing here."""
     cap = await lock_org_key_cap(session, org_id=org_id, default_cap=default_cap)
-    if await count_keys(session, org_id=org_id, count_expired=True) >= cap:
+    if await ApiKeyRepository(session, org_id).count_unrevoked(count_expired=True) >= cap:
         raise OrgKeyLimitReached(cap)
 
 

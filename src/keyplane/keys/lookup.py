@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import NotFound
-from keyplane.kernel.permissions import sees_only_own
 from keyplane.kernel.principal import Principal
+from keyplane.keys.repository import ApiKeyRepository
 from keyplane.models import ApiKey
 
 KEY_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-def visible_keys(principal: Principal) -> Select[ApiKey]:
-    """Keys of the principal's org; a restricted caller sees only its own user's keys."""
-    query = select(ApiKey).where(ApiKey.org_id == principal.require_org())
-    if sees_only_own(principal):
-        query = query.where(ApiKey.creator_user_id == principal.user_id)
-    return query
 
 
 async def key_by_hash(*, session: AsyncSession, principal: Principal, key_hash: str) -> ApiKey:
@@ -35,7 +26,7 @@ async def key_by_hash(*, session: AsyncSession, principal: Principal, key_hash: 
     # PostgreSQL a NUL byte it would refuse).
     if not KEY_HASH.fullmatch(key_hash):
         raise NotFound("API key not found")
-    key = (await session.execute(visible_keys(principal).where(ApiKey.hash == key_hash))).scalar_one_or_none()
+    key = await ApiKeyRepository.visible_to(session, principal).by_hash(key_hash)
     if key is None:
         raise NotFound("API key not found")
     return key

@@ -3,7 +3,6 @@ per-user caps by kind, no self-delete."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest, Forbidden, NotFound
@@ -11,6 +10,7 @@ from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import KEYS_READ, KEYS_WRITE, require_scope
 from keyplane.keys import service as keys
 from keyplane.keys.caps import KeyCaps, check_active_key_cap, lock_membership
+from keyplane.keys.repository import ApiKeyRepository
 from keyplane.keys.schemas import KeyCreate
 from keyplane.keys.validation import clean_name
 from keyplane.models import ApiKey
@@ -27,19 +27,13 @@ async def list_user_keys(*, session: AsyncSession, principal: Principal) -> list
     """All keys the calling key's user created in its org, oldest first."""
     require_scope(principal, KEYS_READ)
     user_id = owner_of(principal)
-    query = (
-        select(ApiKey)
-        .where(ApiKey.org_id == principal.require_org(), ApiKey.creator_user_id == user_id)
-        .order_by(ApiKey.created_at, ApiKey.id)
-    )
-    return list((await session.execute(query)).scalars())
+    keys = ApiKeyRepository(session, principal.require_org())
+    return list(await keys.list(keys.of_creator(user_id).order_by(ApiKey.created_at, ApiKey.id)))
 
 
 async def _keys_named(session: AsyncSession, principal: Principal, user_id: str, name: str) -> list[ApiKey]:
-    query = select(ApiKey).where(
-        ApiKey.org_id == principal.require_org(), ApiKey.creator_user_id == user_id, ApiKey.name == name
-    )
-    return list((await session.execute(query)).scalars())
+    keys = ApiKeyRepository(session, principal.require_org())
+    return list(await keys.list(keys.of_creator(user_id).where(ApiKey.name == name)))
 
 
 async def create_named_key(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -16,10 +15,10 @@ from keyplane.auth.tokens import generate_key, hash_key, mask_key
 from keyplane.errors import BadRequest
 from keyplane.kernel.money import usd_to_nanos
 from keyplane.kernel.principal import Principal
-from keyplane.keys import repository
 from keyplane.keys.caps import check_org_key_cap
 from keyplane.keys.lifecycle import set_disabled
 from keyplane.keys.lookup import key_by_hash
+from keyplane.keys.repository import ApiKeyRepository
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
 from keyplane.keys.validation import (
     check_description,
@@ -119,9 +118,7 @@ async def list_keys(
     workspace = await workspace_in_org(
         session=session, org_id=principal.require_org(), workspace_id=workspace_id
     )
-    return await repository.list_visible_keys(
-        session,
-        principal,
+    return await ApiKeyRepository.visible_to(session, principal).page(
         workspace_id=workspace.id,
         include_disabled=include_disabled,
         include_expired=include_expired,
@@ -194,11 +191,8 @@ async def revoke_member_keys(*, session: AsyncSession, org_id: str, user_id: str
     Returns how many were still unrevoked. Each is also marked disabled by an admin, so a
     re-added member cannot restore them on their own.
     """
-    found = (
-        await session.execute(
-            select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.creator_user_id == user_id)
-        )
-    ).scalars()
+    keys = ApiKeyRepository(session, org_id)
+    found = await keys.list(keys.of_creator(user_id))
     revoked, now = 0, utcnow()
     for key in found:
         if not key.revoked:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
 from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.kernel.principal import Principal
+from keyplane.kernel.repository import OrgRepository
 from keyplane.kernel.scopes import SETTINGS_WRITE, require_scope
 from keyplane.models import ProjectConfig, Workspace
 from keyplane.models.base import new_uuid, utcnow
 from keyplane.project_configs.schemas import DEFAULT_INFERENCE_CONFIG, NULLABLE_FIELDS, ProjectConfigUpdate
 from keyplane.providers.catalog import PROVIDERS, is_known_provider
+from keyplane.workspaces.repository import WorkspaceRepository
 
 
 def inference_config_of(config: ProjectConfig) -> dict[str, Any]:
@@ -24,21 +26,28 @@ def inference_config_of(config: ProjectConfig) -> dict[str, Any]:
     return {name: stored.get(name, default) for name, default in DEFAULT_INFERENCE_CONFIG.items()}
 
 
-async def _find(
-    session: AsyncSession, workspace_id: str, *, for_update: bool = False
-) -> ProjectConfig | None:
-    query = select(ProjectConfig).where(ProjectConfig.workspace_id == workspace_id)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return (await session.execute(query)).scalar_one_or_none()
+class ProjectConfigRepository(OrgRepository[ProjectConfig]):
+    """Configs of the org's workspaces (a config belongs to its org through its workspace)."""
+
+    model = ProjectConfig
+
+    def readable(self) -> ColumnElement[bool]:
+        return ProjectConfig.workspace_id.in_(select(Workspace.id).where(Workspace.org_id == self.org_id))
+
+    async def of_workspace(self, workspace_id: str, *, for_update: bool = False) -> ProjectConfig | None:
+        query = self.select().where(ProjectConfig.workspace_id == workspace_id)
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return await self.first(query)
 
 
-async def get_project_config(*, session: AsyncSession, workspace_id: str) -> ProjectConfig:
+async def get_project_config(*, session: AsyncSession, org_id: str, workspace_id: str) -> ProjectConfig:
     """The workspace's config, created with the defaults on first read (safe under concurrent reads)."""
-    config = await _find(session, workspace_id)
+    configs = ProjectConfigRepository(session, org_id)
+    config = await configs.of_workspace(workspace_id)
     if config is not None:
         return config
-    if await session.get(Workspace, workspace_id) is None:
+    if await WorkspaceRepository(session, org_id).get_or_none(workspace_id) is None:
         raise NotFound("Project configuration not found")
     now = utcnow()
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
@@ -56,7 +65,7 @@ async def get_project_config(*, session: AsyncSession, workspace_id: str) -> Pro
         .on_conflict_do_nothing(index_elements=["workspace_id"])
     )
     await session.execute(statement)
-    config = await _find(session, workspace_id)
+    config = await configs.of_workspace(workspace_id)
     assert config is not None
     return config
 
@@ -89,8 +98,9 @@ async def update_project_config(
     inference config, but allow_overwrite itself stays an admin decision.
     """
     require_scope(principal, SETTINGS_WRITE)
-    await get_project_config(session=session, workspace_id=workspace_id)
-    config = await _find(session, workspace_id, for_update=True)
+    org_id = principal.require_org()
+    await get_project_config(session=session, org_id=org_id, workspace_id=workspace_id)
+    config = await ProjectConfigRepository(session, org_id).of_workspace(workspace_id, for_update=True)
     assert config is not None
     is_admin = principal.is_admin
     if not is_admin and not config.allow_overwrite:
@@ -119,13 +129,12 @@ async def update_project_config(
         config.allow_overwrite = new_overwrite
     config.updated_at = utcnow()
     await session.flush()
-    workspace = await session.get(Workspace, workspace_id)
     await audit.record(
         session,
         principal,
         "project_config.updated",
         config,
-        org_id=workspace.org_id if workspace else None,
+        org_id=org_id,
         workspace_id=workspace_id,
         changes=changes,
     )

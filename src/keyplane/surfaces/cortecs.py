@@ -98,7 +98,7 @@ async def delete_api_key(
 async def get_project_config(session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
     require_scope(principal, SETTINGS_READ)
     config = await project_configs.get_project_config(
-        session=session, workspace_id=principal.require_key().workspace_id
+        session=session, org_id=principal.require_org(), workspace_id=principal.require_key().workspace_id
     )
     return _project_config_object(config)
 

@@ -10,13 +10,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.deps import Session, UsageReader, get_context, require_management_key
 from keyplane.kernel.money import nanos_to_usd
 from keyplane.kernel.principal import Principal
-from keyplane.models import ApiKey, UsageRecord
+from keyplane.keys.repository import ApiKeyRepository
+from keyplane.models import UsageRecord
 from keyplane.orgs.tenants import reading_as
 from keyplane.surfaces.native_params import IdQuery, KeyHashQuery, ModelQuery, OrgIdQuery
 from keyplane.surfaces.openrouter_shapes import iso
@@ -79,11 +79,9 @@ def group_object(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def key_hashes(session: AsyncSession, key_ids: set[str]) -> dict[str, str]:
-    if not key_ids:
-        return {}
-    rows = await session.execute(select(ApiKey.id, ApiKey.hash).where(ApiKey.id.in_(key_ids)))
-    return {key_id: key_hash for key_id, key_hash in rows.all()}
+async def key_hashes(session: AsyncSession, org_id: str, key_ids: set[str]) -> dict[str, str]:
+    found = await ApiKeyRepository(session, org_id).names_by_id(key_ids) if key_ids else {}
+    return {key_id: key_hash for key_id, (key_hash, _) in found.items()}
 
 
 async def _filter(
@@ -142,7 +140,7 @@ async def list_usage(
     records, total = await queries.list_usage_records(
         session=session, filter=usage_filter, page=page, page_size=page_size
     )
-    hashes = await key_hashes(session, {r.key_id for r in records})
+    hashes = await key_hashes(session, usage_filter.org_id, {r.key_id for r in records})
     return {
         "data": [record_object(r, hashes.get(r.key_id)) for r in records],
         "pagination": {
@@ -183,9 +181,9 @@ async def export_usage(
             async for record in queries.iter_usage_records(session=export_session, filter=usage_filter):
                 batch.append(record)
                 if len(batch) >= queries.EXPORT_BATCH:
-                    yield await _csv_chunk(export_session, batch, hashes, buffer, writer)
+                    yield await _csv_chunk(export_session, usage_filter.org_id, batch, hashes, buffer, writer)
                     batch = []
-            yield await _csv_chunk(export_session, batch, hashes, buffer, writer)
+            yield await _csv_chunk(export_session, usage_filter.org_id, batch, hashes, buffer, writer)
 
     return StreamingResponse(
         rows(),
@@ -196,12 +194,13 @@ async def export_usage(
 
 async def _csv_chunk(
     session: AsyncSession,
+    org_id: str,
     batch: list[UsageRecord],
     hashes: dict[str, str],
     buffer: io.StringIO,
     writer: Any,
 ) -> str:
-    hashes.update(await key_hashes(session, {r.key_id for r in batch} - hashes.keys()))
+    hashes.update(await key_hashes(session, org_id, {r.key_id for r in batch} - hashes.keys()))
     for record in batch:
         item = record_object(record, hashes.get(record.key_id))
         writer.writerow([csv_cell(item[c]) for c in CSV_COLUMNS])

@@ -120,7 +120,7 @@ async def list_keys(
         offset=offset,
         kind="inference",
     )
-    usage = await usage_for_keys(session, [key.id for key in found], utcnow())
+    usage = await usage_for_keys(session, found, utcnow())
     return KeyList(data=[KeyObject.of(key, usage[key.id]) for key in found])
 
 
@@ -134,14 +134,14 @@ async def create_key(
         params=body.to_create(),
         default_org_cap=get_context(request).settings.max_keys_per_org,
     )
-    usage = await usage_for_keys(session, [key.id], utcnow())
+    usage = await usage_for_keys(session, [key], utcnow())
     return CreatedKey(data=KeyObject.of(key, usage[key.id]), key=plaintext)
 
 
 @management.get("/keys/{key_hash}", dependencies=CAN_READ, response_model=KeyData)
 async def get_key(key_hash: str, session: Session, principal: ManagementPrincipal) -> KeyData:
     key = await keys.get_key(session=session, principal=principal, key_hash=key_hash)
-    usage = await usage_for_keys(session, [key.id], utcnow())
+    usage = await usage_for_keys(session, [key], utcnow())
     return KeyData(data=KeyObject.of(key, usage[key.id]))
 
 
@@ -152,7 +152,7 @@ async def update_key(
     key = await keys.update_key(
         session=session, principal=principal, key_hash=key_hash, params=body.to_update()
     )
-    usage = await usage_for_keys(session, [key.id], utcnow())
+    usage = await usage_for_keys(session, [key], utcnow())
     return KeyData(data=KeyObject.of(key, usage[key.id]))
 
 
@@ -166,5 +166,5 @@ async def delete_key(key_hash: str, session: Session, principal: ManagementPrinc
 async def current_key(session: Session, principal: KeyPrincipal) -> CurrentKeyData:
     key = principal.require_key()
     now = utcnow()
-    usage = await usage_for_keys(session, [key.id], now)
+    usage = await usage_for_keys(session, [key], now)
     return CurrentKeyData(data=CurrentKey.of(key, usage[key.id], now))

@@ -6,13 +6,14 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest
 from keyplane.kernel.money import nanos_to_usd
 from keyplane.models import UsageRollup
 from keyplane.usage.queries import UsageFilter
+from keyplane.usage.repository import UsageRollupRepository
 
 ACTIVITY_DAYS = 30
 _ENDPOINT_NAMESPACE = uuid.UUID("6f2b9a4e-3c1d-4e8f-9a7b-5d0c2e1f4a3b")
@@ -57,26 +58,19 @@ async def activity_rows(
     columns: list[Any] = [UsageRollup.day, UsageRollup.model, UsageRollup.provider]
     if by_workspace:
         columns.append(UsageRollup.workspace_id)
-    where = [UsageRollup.org_id == filter.org_id, UsageRollup.day >= first, UsageRollup.day < end]
-    for column, value in (
-        (UsageRollup.key_id, filter.key_id),
-        (UsageRollup.user_id, filter.user_id),
-        (UsageRollup.workspace_id, filter.workspace_id),
-        (UsageRollup.model, filter.model),
-    ):
-        if value is not None:
-            where.append(column == value)
+    rollups = UsageRollupRepository(session, filter.org_id)
+    sums = rollups.select_columns(
+        *columns,
+        func.coalesce(func.sum(case((UsageRollup.is_byok.is_(False), cost), else_=0)), 0),
+        func.coalesce(func.sum(case((UsageRollup.is_byok.is_(True), cost), else_=0)), 0),
+        func.coalesce(func.sum(UsageRollup.requests), 0),
+        func.coalesce(func.sum(UsageRollup.prompt_tokens), 0),
+        func.coalesce(func.sum(UsageRollup.completion_tokens), 0),
+        func.coalesce(func.sum(UsageRollup.cached_tokens), 0),
+    )
     query = (
-        select(
-            *columns,
-            func.coalesce(func.sum(case((UsageRollup.is_byok.is_(False), cost), else_=0)), 0),
-            func.coalesce(func.sum(case((UsageRollup.is_byok.is_(True), cost), else_=0)), 0),
-            func.coalesce(func.sum(UsageRollup.requests), 0),
-            func.coalesce(func.sum(UsageRollup.prompt_tokens), 0),
-            func.coalesce(func.sum(UsageRollup.completion_tokens), 0),
-            func.coalesce(func.sum(UsageRollup.cached_tokens), 0),
-        )
-        .where(*where)
+        rollups.matching(sums, filter)
+        .where(UsageRollup.day >= first, UsageRollup.day < end)
         .group_by(*columns)
     )
     rows = []

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kernel.windows import window_start_day
-from keyplane.models import UsageRollup
+from keyplane.models import ApiKey, UsageRollup
+from keyplane.usage.repository import UsageRollupRepository
 
 
 @dataclass(slots=True)
@@ -42,12 +43,13 @@ def empty_usage() -> KeyUsage:
     return KeyUsage(platform=SpendTotals(), byok=SpendTotals())
 
 
-async def usage_for_keys(session: AsyncSession, key_ids: Iterable[str], now: datetime) -> dict[str, KeyUsage]:
-    """One grouped query over the rollups for all the given keys."""
-    ids = list(key_ids)
+async def usage_for_keys(session: AsyncSession, keys: Sequence[ApiKey], now: datetime) -> dict[str, KeyUsage]:
+    """One grouped query over the rollups for all the given keys (of one org)."""
+    ids = [key.id for key in keys]
     result = {key_id: empty_usage() for key_id in ids}
     if not ids:
         return result
+    (org_id,) = {key.org_id for key in keys}
     day_start, week_start, month_start = (
         window_start_day("daily", now),
         window_start_day("weekly", now),
@@ -55,7 +57,8 @@ async def usage_for_keys(session: AsyncSession, key_ids: Iterable[str], now: dat
     )
     cost = UsageRollup.cost_nanousd
     query = (
-        select(
+        UsageRollupRepository(session, org_id)
+        .select_columns(
             UsageRollup.key_id,
             UsageRollup.is_byok,
             func.coalesce(func.sum(cost), 0),

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Date, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Date, Select, and_, case, cast, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest
-from keyplane.models import ApiKey, UsageRecord, UsageRollup
+from keyplane.keys.repository import ApiKeyRepository
+from keyplane.models import UsageRecord, UsageRollup
+from keyplane.usage.repository import UsageRecordRepository, UsageRollupRepository
 
 GroupBy = Literal["day", "model", "key"]
 GROUP_BYS: tuple[str, ...] = ("day", "model", "key")
@@ -93,24 +95,8 @@ def split_range(start: datetime | None, end: datetime | None) -> _Split:
     return _Split(None if no_whole_day else (first, last), tuple(edges))
 
 
-def _dimension_where(
-    table: type[UsageRecord] | type[UsageRollup], f: UsageFilter
-) -> list[ColumnElement[bool]]:
-    """The org and the optional key/user/workspace/model filters, which raw rows and rollups share."""
-    where: list[ColumnElement[bool]] = [table.org_id == f.org_id]
-    for column, value in (
-        (table.key_id, f.key_id),
-        (table.user_id, f.user_id),
-        (table.workspace_id, f.workspace_id),
-        (table.model, f.model),
-    ):
-        if value is not None:
-            where.append(column == value)
-    return where
-
-
-def _record_where(f: UsageFilter, start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
-    where = _dimension_where(UsageRecord, f)
+def _record_where(start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
     if start is not None:
         where.append(UsageRecord.created_at >= start)
     if end is not None:
@@ -118,13 +104,26 @@ def _record_where(f: UsageFilter, start: datetime | None, end: datetime | None) 
     return where
 
 
-def _rollup_where(f: UsageFilter, first: date | None, last: date | None) -> list[ColumnElement[bool]]:
-    where = _dimension_where(UsageRollup, f)
+def _rollup_where(first: date | None, last: date | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
     if first is not None:
         where.append(UsageRollup.day >= first)
     if last is not None:
         where.append(UsageRollup.day < last)
     return where
+
+
+def _records(session: AsyncSession, f: UsageFilter, *columns: Any) -> Select[Any]:
+    """The filter's raw records (the org first), as whole rows or as the given columns."""
+    repository = UsageRecordRepository(session, f.org_id)
+    statement = repository.select_columns(*columns) if columns else repository.select()
+    return repository.matching(statement, f)
+
+
+def _rollups(session: AsyncSession, f: UsageFilter, *columns: Any) -> Select[Any]:
+    """The filter's daily rollups (the org first) as the given columns."""
+    repository = UsageRollupRepository(session, f.org_id)
+    return repository.matching(repository.select_columns(*columns), f)
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -144,12 +143,12 @@ async def count_usage_records(*, session: AsyncSession, filter: UsageFilter) -> 
     split = split_range(filter.start, filter.end)
     total = 0
     if split.whole_days is not None:
-        query = select(func.coalesce(func.sum(UsageRollup.requests), 0)).where(
-            *_rollup_where(filter, *split.whole_days)
+        query = _rollups(session, filter, func.coalesce(func.sum(UsageRollup.requests), 0)).where(
+            *_rollup_where(*split.whole_days)
         )
         total += int((await session.execute(query)).scalar_one())
     for start, end in split.edges:
-        query = select(func.count()).select_from(UsageRecord).where(*_record_where(filter, start, end))
+        query = _records(session, filter, func.count()).where(*_record_where(start, end))
         total += int((await session.execute(query)).scalar_one())
     return total
 
@@ -173,8 +172,8 @@ async def list_usage_records(
     check_page(page, page_size)
     filter.validate()
     query = (
-        select(UsageRecord)
-        .where(*_record_where(filter, filter.start, filter.end))
+        _records(session, filter)
+        .where(*_record_where(filter.start, filter.end))
         .order_by(UsageRecord.created_at.desc(), UsageRecord.id.desc())
         .offset((page - 1) * page_size)
         .limit(page_size)
@@ -191,7 +190,7 @@ async def iter_usage_records(
     filter.validate()
     cursor: tuple[datetime, int] | None = None
     while True:
-        query = select(UsageRecord).where(*_record_where(filter, filter.start, filter.end))
+        query = _records(session, filter).where(*_record_where(filter.start, filter.end))
         if cursor is not None:
             at, last_id = cursor
             query = query.where(
@@ -247,14 +246,18 @@ async def grouped_usage(
     if split.whole_days is not None:
         column = {"day": UsageRollup.day, "model": UsageRollup.model, "key": UsageRollup.key_id}[group_by]
         query = (
-            select(column, *_sums(UsageRollup))
-            .where(*_rollup_where(filter, *split.whole_days))
+            _rollups(session, filter, column, *_sums(UsageRollup))
+            .where(*_rollup_where(*split.whole_days))
             .group_by(column)
         )
         add((await session.execute(query)).all())
     for start, end in split.edges:
         raw = {"day": record_day(session), "model": UsageRecord.model, "key": UsageRecord.key_id}[group_by]
-        query = select(raw, *_sums(UsageRecord)).where(*_record_where(filter, start, end)).group_by(raw)
+        query = (
+            _records(session, filter, raw, *_sums(UsageRecord))
+            .where(*_record_where(start, end))
+            .group_by(raw)
+        )
         add((await session.execute(query)).all())
 
     rows = []
@@ -273,21 +276,13 @@ async def grouped_usage(
         return rows
     rows.sort(key=lambda r: (-r["cost_nanousd"], -r["requests"], str(r.get("model") or r.get("key_id"))))
     if group_by == "key" and rows:
-        await _attach_key_names(session, rows)
+        await _attach_key_names(session, filter.org_id, rows)
     return rows
 
 
-async def _attach_key_names(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def _attach_key_names(session: AsyncSession, org_id: str, rows: list[dict[str, Any]]) -> None:
     """Keys may have been deleted since (usage outlives them): their hash and name stay null."""
-    ids = [row["key_id"] for row in rows]
-    found: dict[str, tuple[str, str]] = {}
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start : chunk_start + 500]
-        result = await session.execute(
-            select(ApiKey.id, ApiKey.hash, ApiKey.name).where(ApiKey.id.in_(chunk))
-        )
-        for key_id, key_hash, name in result.all():
-            found[key_id] = (key_hash, name)
+    found = await ApiKeyRepository(session, org_id).names_by_id(row["key_id"] for row in rows)
     for row in rows:
         if row["key_id"] in found:
             row["key_hash"], row["key_name"] = found[row["key_id"]]
