@@ -1,8 +1,8 @@
 """The portal's usage page (seed 002): Unix-second ranges, pages of at most 100, model prices.
 
-Who reads whose usage is kernel.permissions.sees_only_own, as for every usage read; the portal
-only refuses a user_id filter outright for a restricted key (keyplane's other usage routes let it
-name its own user).
+Who reads whose usage is usage.service.usage_filter_for, as for every usage read; the portal's
+contract adds one refusal: a restricted key may not name a user_id at all (keyplane's other usage
+routes let it name its own user).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from keyplane.kernel.permissions import sees_only_own
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import USAGE_READ, require_scope
 from keyplane.models import ModelPrice, UsageRecord
-from keyplane.usage.queries import UsageFilter, list_usage_records
+from keyplane.usage.queries import list_usage_records
+from keyplane.usage.service import usage_filter_for
 
 MAX_PORTAL_PAGE_SIZE = 100
 MAX_UNIX_SECONDS = 253_402_300_798
@@ -47,21 +48,13 @@ def _time_range(start_time: int | None, end_time: int | None) -> tuple[datetime 
     )
 
 
-def _user_filter(principal: Principal, user_id: str | None) -> str | None:
-    """Admins with an org-level key read the whole org (or one member); everyone else only their own."""
-    org_admin = not sees_only_own(principal)
-    if user_id is not None:
-        if not org_admin:
-            raise Forbidden(
-                "Filtering by user_id needs an organization-level key of an organization admin",
-                code="admin_required",
-            )
-        return user_id
-    if org_admin:
-        return None
-    if principal.user_id is None:
-        raise Forbidden("This key has no owning user", code="no_owner")
-    return principal.user_id
+def _check_user_filter(principal: Principal, user_id: str | None) -> None:
+    """The portal's contract: naming a user at all takes an org-level key of an org admin."""
+    if user_id is not None and sees_only_own(principal):
+        raise Forbidden(
+            "Filtering by user_id needs an organization-level key of an organization admin",
+            code="admin_required",
+        )
 
 
 async def portal_usage_page(
@@ -77,17 +70,14 @@ async def portal_usage_page(
 ) -> UsagePage:
     """One page of the key's org's usage, newest first, with the prices of the models on it."""
     require_scope(principal, USAGE_READ)
+    _check_user_filter(principal, user_id)
     if page < 1:
         raise BadRequest("page must be 1 or more")
     if not 1 <= page_size <= MAX_PORTAL_PAGE_SIZE:
         raise BadRequest(f"pagesize must be between 1 and {MAX_PORTAL_PAGE_SIZE}")
     start, end = _time_range(start_time, end_time)
-    usage_filter = UsageFilter(
-        org_id=principal.require_org(),
-        start=start,
-        end=end,
-        key_id=token_id,
-        user_id=_user_filter(principal, user_id),
+    usage_filter = await usage_filter_for(
+        session=session, principal=principal, start=start, end=end, key_id=token_id, user_id=user_id
     )
     records, total = await list_usage_records(
         session=session, filter=usage_filter, page=page, page_size=page_size

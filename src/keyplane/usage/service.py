@@ -27,18 +27,21 @@ async def usage_filter_for(
     start: datetime | None = None,
     end: datetime | None = None,
     key_hash: str | None = None,
+    key_id: str | None = None,
     user_id: str | None = None,
     workspace_id: str | None = None,
     model: str | None = None,
 ) -> UsageFilter:
-    """Turn request filters into a UsageFilter the caller is allowed to read (usage:read scope)."""
+    """Turn request filters into a UsageFilter the caller is allowed to read (usage:read scope).
+
+    A key named by id needs no lookup: the filter is already the org's (and the caller's own).
+    """
     require_scope(principal, USAGE_READ)
     org_id = principal.require_org()
     if sees_only_own(principal):
         if user_id is not None and user_id != principal.user_id:
             raise Forbidden("This key may only read its own usage", code="usage_restricted")
         user_id = principal.user_id or ""
-    key_id = None
     if key_hash is not None:
         key_id = await key_id_for_hash(session=session, principal=principal, key_hash=key_hash)
     if workspace_id is not None:
