@@ -77,8 +77,17 @@ async def test_workspace_id_selects_that_workspaces_keys(
     workspace_id = await add_workspace(context, org.org_id)
     in_default = await make_keys(context, org, 1, prefix="default")
     in_second = await make_keys(context, org, 2, prefix="second", workspace_id=workspace_id)
-    assert await _hashes(client, org) == in_default
     assert await _hashes(client, org, f"?workspace_id={workspace_id}") == list(reversed(in_second))
+    assert await _hashes(client, org, f"?workspace_id={org.workspace_id}") == in_default
+
+
+async def test_without_workspace_id_every_workspaces_keys_are_listed(
+    client: httpx.AsyncClient, org: BootstrapResult, context: AppContext
+) -> None:
+    workspace_id = await add_workspace(context, org.org_id)
+    in_default = await make_keys(context, org, 1, prefix="default")
+    in_second = await make_keys(context, org, 2, prefix="second", workspace_id=workspace_id)
+    assert sorted(await _hashes(client, org)) == sorted(in_default + in_second)
 
 
 async def test_an_unknown_workspace_is_not_found(client: httpx.AsyncClient, org: BootstrapResult) -> None:

@@ -37,6 +37,7 @@ BAD_CREATES: list[Any] = [
     {"name": "ok", "scopes": ["balance:read", "nope:read"]},
     {"name": "ok", "scopes": ["balance:read"] * 33},
     {"name": "ok", "org_id": 5},
+    {"name": "ok", "scopse": ["balance:read"]},
     [],
     None,
 ]
@@ -50,6 +51,7 @@ BAD_UPDATES: list[Any] = [
     {"scopes": ["root"]},
     {"expires_at": 1_000_000},
     {"expires_at": "soon"},
+    {"nmae": "renamed"},
     [],
 ]
 
@@ -61,6 +63,12 @@ async def test_a_bad_create_changes_nothing(
     jwt = await login(client, org.email)
     assert_portal_error(await client.post(f"{PORTAL}/api-keys", json=body, headers=jwt), 400)
     assert len(assert_portal_ok(await client.get(f"{PORTAL}/api-keys", headers=jwt))) == 1
+
+
+async def test_an_unknown_field_is_named(client: httpx.AsyncClient, org: BootstrapResult) -> None:
+    jwt = await login(client, org.email)
+    response = await client.post(f"{PORTAL}/api-keys", json={"name": "x", "scopse": []}, headers=jwt)
+    assert "scopse" in assert_portal_error(response, 400)
 
 
 async def test_an_unknown_scope_is_named(client: httpx.AsyncClient, org: BootstrapResult) -> None:

@@ -72,15 +72,17 @@ class ApiKeyRepository(OrgRepository[ApiKey]):
     async def page(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | None,
         include_disabled: bool,
         include_expired: bool,
         offset: int,
         limit: int,
         kind: str | None = None,
     ) -> list[ApiKey]:
-        """Unrevoked keys of a workspace, newest first."""
-        query = self.select().where(ApiKey.workspace_id == workspace_id, ApiKey.revoked.is_(False))
+        """Unrevoked keys of the org (or of one of its workspaces), newest first."""
+        query = self.select().where(ApiKey.revoked.is_(False))
+        if workspace_id is not None:
+            query = query.where(ApiKey.workspace_id == workspace_id)
         if kind is not None:
             query = query.where(ApiKey.kind == kind)
         if not include_disabled:

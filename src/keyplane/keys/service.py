@@ -27,6 +27,7 @@ from keyplane.keys.validation import (
     check_limit_reset,
     check_rate_limit,
     check_scopes,
+    clean_allowed_models,
     clean_name,
 )
 from keyplane.models import ApiKey
@@ -78,7 +79,7 @@ async def create_key(
         include_byok_in_limit=params.include_byok_in_limit,
         scopes=check_scopes(params.scopes),
         reach=params.reach if params.reach in ("org", "user") else "org",
-        allowed_models=params.allowed_models,
+        allowed_models=clean_allowed_models(params.allowed_models),
         rate_limit_rpm=params.rate_limit_rpm,
         rate_limit_tpm=params.rate_limit_tpm,
         created_at=utcnow(),
@@ -113,13 +114,13 @@ async def list_keys(
     limit: int = LIST_PAGE_SIZE,
     kind: str | None = None,
 ) -> list[ApiKey]:
+    """The keys the caller may see in every workspace of its org, or in the one named."""
     if offset < 0:
         raise BadRequest("offset must be 0 or more")
-    workspace = await workspace_in_org(
-        session=session, org_id=principal.require_org(), workspace_id=workspace_id
-    )
+    if workspace_id is not None:
+        await workspace_in_org(session=session, org_id=principal.require_org(), workspace_id=workspace_id)
     return await ApiKeyRepository.visible_to(session, principal).page(
-        workspace_id=workspace.id,
+        workspace_id=workspace_id,
         include_disabled=include_disabled,
         include_expired=include_expired,
         offset=offset,
@@ -171,7 +172,7 @@ async def update_key(
         )
         key.workspace_id = changes["workspace_id"] = workspace.id
     if "allowed_models" in sent:
-        key.allowed_models = changes["allowed_models"] = params.allowed_models
+        key.allowed_models = changes["allowed_models"] = clean_allowed_models(params.allowed_models)
     for field in ("rate_limit_rpm", "rate_limit_tpm"):
         if field in sent:
             value = getattr(params, field)

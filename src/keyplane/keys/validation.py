@@ -65,6 +65,28 @@ def check_scopes(scopes: list[str]) -> list[str]:
     return list(dict.fromkeys(scopes))
 
 
+MAX_ALLOWED_MODELS = 1000
+MAX_MODEL_NAME = 256
+
+
+def clean_allowed_models(models: list[str] | None) -> list[str] | None:
+    """Trimmed, deduplicated names; None (or an empty list, stored as None) allows every model."""
+    if models is None:
+        return None
+    if len(models) > MAX_ALLOWED_MODELS:
+        raise BadRequest(f"allowed_models may list at most {MAX_ALLOWED_MODELS} models")
+    cleaned: list[str] = []
+    for raw in models:
+        name = raw.strip()
+        if not 1 <= len(name) <= MAX_MODEL_NAME or any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise BadRequest(
+                f"each of allowed_models must be a model name of 1-{MAX_MODEL_NAME} printable characters"
+            )
+        if name not in cleaned:
+            cleaned.append(name)
+    return cleaned or None
+
+
 def check_rate_limit(value: int | None, field: str) -> None:
     if value is not None and not 1 <= value <= 10_000_000:
         raise BadRequest(f"{field} must be between 1 and 10000000")

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from keyplane.deps import (
     KeyPrincipal,
@@ -50,8 +50,15 @@ class ExternalBody(BaseModel):
     api_key: Annotated[StrictStr, Field(max_length=256, pattern=NO_CONTROL_CHARACTERS)] | None = None
 
 
+# The service checks their values (keys.validation); the surface only refuses wrong types.
+AllowedModels = list[StrictStr]
+PerMinute = StrictInt
+
+
 class CreateKeyBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """OpenRouter's create fields plus keyplane's gateway limits; an unknown field is a 400 naming it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: Name
     limit: Usd | None = None
@@ -61,6 +68,9 @@ class CreateKeyBody(BaseModel):
     workspace_id: Identifier | None = None
     creator_user_id: Identifier | None = None
     external: ExternalBody | None = None
+    allowed_models: AllowedModels | None = None
+    rate_limit_rpm: PerMinute | None = None
+    rate_limit_tpm: PerMinute | None = None
 
     def to_create(self) -> KeyCreate:
         return KeyCreate(
@@ -72,13 +82,19 @@ class CreateKeyBody(BaseModel):
             workspace_id=self.workspace_id,
             creator_user_id=self.creator_user_id,
             external_user=self.external.user if self.external else None,
+            allowed_models=self.allowed_models,
+            rate_limit_rpm=self.rate_limit_rpm,
+            rate_limit_tpm=self.rate_limit_tpm,
         )
 
 
 class UpdateKeyBody(BaseModel):
-    """OpenRouter's PATCH fields, plus `expires_at` (a keyplane extension; null clears it)."""
+    """OpenRouter's PATCH fields, plus keyplane's `expires_at` and gateway limits (null clears each).
 
-    model_config = ConfigDict(extra="ignore")
+    An unknown field is a 400 naming it: `{"limt": 5}` must not leave the key without a limit.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
     disabled: Flag | None = None
@@ -87,6 +103,9 @@ class UpdateKeyBody(BaseModel):
     include_byok_in_limit: Flag | None = None
     workspace_id: Identifier | None = None
     expires_at: datetime | None = None
+    allowed_models: AllowedModels | None = None
+    rate_limit_rpm: PerMinute | None = None
+    rate_limit_tpm: PerMinute | None = None
 
     def to_update(self) -> KeyUpdate:
         data = {name: getattr(self, name) for name in self.model_fields_set}

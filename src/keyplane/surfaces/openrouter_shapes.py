@@ -80,6 +80,9 @@ class KeyObject(KeySpend):
     creator_user_id: str | None
     external_user: str | None
     workspace_id: str | None
+    allowed_models: list[str] | None
+    rate_limit_rpm: int | None
+    rate_limit_tpm: int | None
 
     @classmethod
     def of(cls, key: ApiKey, usage: KeyUsage) -> KeyObject:
@@ -97,6 +100,9 @@ class KeyObject(KeySpend):
                 "creator_user_id": key.creator_user_id,
                 "external_user": key.external_user,
                 "workspace_id": key.workspace_id,
+                "allowed_models": key.allowed_models,
+                "rate_limit_rpm": key.rate_limit_rpm,
+                "rate_limit_tpm": key.rate_limit_tpm,
             }
         )
 

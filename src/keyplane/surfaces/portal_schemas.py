@@ -1,4 +1,7 @@
-"""Portal management-key inputs (seed 002): Unix-second expiry (0 = never), keyplane's scope names."""
+"""Portal management-key inputs (seed 002): Unix-second expiry (0 = never), keyplane's scope names.
+
+An unknown field is a 400 naming it: a mistyped field must not be dropped silently.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ def expiry_from_unix(value: int) -> datetime | None:
 class PortalKeyCreate(BaseModel):
     """Omitting org_id makes a personal key in the user's first org; org_id asks for an org-level key."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     name: StrictStr = Field(max_length=10_000)
     description: StrictStr = Field(default="", max_length=10_000)
@@ -49,7 +52,7 @@ class PortalKeyCreate(BaseModel):
 class PortalKeyUpdate(BaseModel):
     """Only the fields sent change; null is refused for each of them."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     name: StrictStr | None = Field(default=None, max_length=10_000)
     description: StrictStr | None = Field(default=None, max_length=10_000)
@@ -70,6 +73,6 @@ class PortalKeyUpdate(BaseModel):
 class PortalKeyRef(BaseModel):
     """The revoke/restore body: keyplane's choice, the source does not show it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     id: StrictStr = Field(max_length=64)
