@@ -31,7 +31,7 @@ from keyplane.models.base import utcnow
 from keyplane.orgs.bootstrap import BootstrapResult
 from keyplane.project_configs.schemas import InferenceConfigUpdate, ProjectConfigUpdate
 from keyplane.project_configs.service import update_project_config
-from tests.factories import bearer
+from tests.factories import bearer, make_org
 from tests.fakes.upstream import RunningUpstream, free_port
 
 FLUSH_WAIT_SECONDS = 20.0  # an upper bound for a hang, never a speed expectation
@@ -160,6 +160,16 @@ class GatewaySetup:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+    async def tenant(self, name: str = "Tenant") -> GatewaySetup:
+        """A second org on the same database and upstream, whose own credentials are BYOK.
+
+        Its credentials reach the loopback upstream only where the operator allows it: serve the
+        gateway with `serve_app(allowed_upstream_hosts="127.0.0.1")`.
+        """
+        org = await make_org(self.context, name=name, email=f"owner@{name.lower()}.test")
+        self.context.settings.allowed_upstream_hosts = "127.0.0.1"
+        return GatewaySetup(org=org, client=self.client, context=self.context, upstream=self.upstream)
 
     async def make_key(self, **fields: Any) -> tuple[str, str]:
         """An inference key through the keys API; returns (plaintext, hash)."""

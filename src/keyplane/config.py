@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     gateway_default_max_tokens: int = Field(
         default=4096, ge=1, description="Output tokens reserved when neither request nor project caps them."
     )
+    enforce_operator_balance: bool = Field(
+        default=False,
+        description="Refuse the operator org's own keys once its credit balance runs out (tenants: always).",
+    )
     stale_reservation_seconds: float = Field(
         default=900.0, gt=0.0, description="Reservations idle this long are crash leftovers, released."
     )

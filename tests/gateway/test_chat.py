@@ -118,10 +118,12 @@ async def test_alias_sends_the_providers_model_id(setup: GatewaySetup, served: S
 
 
 async def test_byok_usage_is_counted_without_touching_the_balance(
-    setup: GatewaySetup, served: ServedApp
+    setup: GatewaySetup, serve_app: Callable[..., ServedApp]
 ) -> None:
-    await setup.add_credential(models=["gpt-test"], platform=False, name="own")
+    served = serve_app(allowed_upstream_hosts="127.0.0.1")
     await setup.set_price("gpt-test", 2.0, 8.0)
+    setup = await setup.tenant()
+    await setup.add_credential(models=["gpt-test"], platform=False, name="own")
     key, key_hash = await setup.make_key()
     async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=key, max_retries=0) as client:
         await client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "x"}])

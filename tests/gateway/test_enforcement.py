@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -115,10 +116,12 @@ async def test_workspace_budget_refuses_with_402(
     assert "Workspace budget" in error["message"] and "monthly" in error["message"]
 
 
-async def test_empty_balance_refuses_platform_credentials_with_402(
+async def test_a_tenants_empty_balance_refuses_platform_credentials_with_402(
     setup: GatewaySetup, served: ServedApp
 ) -> None:
-    key, _ = await _key(setup, credit=0)
+    await _key(setup, credit=0)  # the operator's platform credential and price
+    tenant = await setup.tenant()
+    key, _ = await tenant.make_key()
     async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=key, max_retries=0) as client:
         with pytest.raises(openai.APIStatusError, match="Insufficient balance") as caught:
             await client.chat.completions.create(**CHAT)
@@ -126,9 +129,34 @@ async def test_empty_balance_refuses_platform_credentials_with_402(
     assert setup.upstream.requests == []
 
 
-async def test_empty_balance_still_serves_byok_credentials(setup: GatewaySetup, served: ServedApp) -> None:
-    await setup.add_credential(models=["gpt-test"], platform=False, name="own")
-    key, _ = await setup.make_key()
+async def test_the_operator_orgs_keys_need_no_credit_by_default(
+    setup: GatewaySetup, served: ServedApp
+) -> None:
+    key, _ = await _key(setup, credit=0)
+    async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=key, max_retries=0) as client:
+        await client.chat.completions.create(**CHAT)
+    (row,) = await setup.wait_for_usage(1)
+    assert not row.is_byok and row.cost_nanousd > 0  # charged as platform spend, balance not enforced
+
+
+async def test_the_operator_can_enforce_its_own_balance(
+    setup: GatewaySetup, serve_app: Callable[..., ServedApp]
+) -> None:
+    served = serve_app(enforce_operator_balance=True)
+    key, _ = await _key(setup, credit=0)
+    async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=key, max_retries=0) as client:
+        with pytest.raises(openai.APIStatusError, match="Insufficient balance") as caught:
+            await client.chat.completions.create(**CHAT)
+    assert caught.value.status_code == 402
+
+
+async def test_empty_balance_still_serves_byok_credentials(
+    setup: GatewaySetup, serve_app: Callable[..., ServedApp]
+) -> None:
+    served = serve_app(allowed_upstream_hosts="127.0.0.1")
+    tenant = await setup.tenant()
+    await tenant.add_credential(models=["gpt-test"], platform=False, name="own")
+    key, _ = await tenant.make_key()
     async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=key, max_retries=0) as client:
         await client.chat.completions.create(**CHAT)
 

@@ -44,6 +44,6 @@ async def test_each_org_is_served_by_its_own_main(
     assert sent == ["Bearer sk-operator-main", "Bearer sk-tenant-main"]
     rows = await setup.wait_for_usage(2)
     assert {(r.org_id, r.credential_id, r.is_byok) for r in rows} == {
-        (setup.org.org_id, "main", True),
+        (setup.org.org_id, "main", False),  # the operator's own credentials are the platform's
         (tenant.org_id, "main", True),
     }

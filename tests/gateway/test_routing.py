@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import openai
 
@@ -154,8 +156,12 @@ async def test_model_prices_are_set_by_admins_only(setup: GatewaySetup) -> None:
     ).status_code == 200
 
 
-async def test_cost_preference_puts_byok_credentials_first(setup: GatewaySetup, served: ServedApp) -> None:
+async def test_cost_preference_puts_byok_credentials_first(
+    setup: GatewaySetup, serve_app: Callable[..., ServedApp]
+) -> None:
+    served = serve_app(allowed_upstream_hosts="127.0.0.1")
     await setup.add_credential(name="platform", models=["gpt-test"], weight=1000)
+    setup = await setup.tenant()
     own = await setup.add_credential(name="own", models=["gpt-test"], platform=False, weight=0.001)
     await setup.add_credit(1.0)
     await setup.set_project_config(preference="cost")

@@ -74,7 +74,7 @@ async def authenticate_key(
         key.last_used_at = now
     status, operator_id = (
         await session.execute(
-            select(Organization.status, _OPERATOR_ORG_ID.scalar_subquery()).where(
+            select(Organization.status, OPERATOR_ORG_ID.scalar_subquery()).where(
                 Organization.id == key.org_id
             )
         )
@@ -102,12 +102,12 @@ class OrganizationSuspended(Forbidden):
         super().__init__("This organization is suspended", code=self.code)
 
 
-_OPERATOR_ORG_ID = select(Organization.id).order_by(Organization.created_at, Organization.id).limit(1)
+OPERATOR_ORG_ID = select(Organization.id).order_by(Organization.created_at, Organization.id).limit(1)
 
 
 async def operator_org_id(session: AsyncSession) -> str | None:
     """The first organization created: its admins run the platform."""
-    return (await session.execute(_OPERATOR_ORG_ID)).scalar_one_or_none()
+    return (await session.execute(OPERATOR_ORG_ID)).scalar_one_or_none()
 
 
 async def _refuse_if_only_suspended(session: AsyncSession, user_id: str) -> None:

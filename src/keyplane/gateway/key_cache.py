@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from keyplane.auth.service import key_refusal
+from keyplane.auth.service import OPERATOR_ORG_ID, key_refusal
 from keyplane.models import ApiKey, Organization
 
 # Unknown hashes are remembered briefly too, so a flood of bad keys does not become a flood of queries.
@@ -37,6 +37,7 @@ class KeyRecord:
     rate_limit_rpm: int | None
     rate_limit_tpm: int | None
     org_suspended: bool = False
+    org_is_operator: bool = False  # the first org: its balance is enforced only when the operator asks
 
     def refusal(self, now: datetime) -> str | None:
         """Why the key may not be used now: the same rule the management surfaces apply."""
@@ -63,6 +64,7 @@ _COLUMNS = (
     ApiKey.rate_limit_rpm,
     ApiKey.rate_limit_tpm,
     Organization.status,
+    OPERATOR_ORG_ID.scalar_subquery(),
 )
 
 
@@ -94,6 +96,7 @@ async def load_key_record(session: AsyncSession, key_hash: str) -> KeyRecord | N
         rate_limit_rpm=row[13],
         rate_limit_tpm=row[14],
         org_suspended=row[15] == "suspended",
+        org_is_operator=row[16] == row[3],
     )
 
 

@@ -269,7 +269,14 @@ class Gateway:
         if cached is not None and cached[0] is key and cached[1] is view:
             subjects = cached[2]
         else:
-            subjects = subjects_for(key, view.budgets, now, platform=platform, byok=byok)
+            subjects = subjects_for(
+                key,
+                view.budgets,
+                now,
+                platform=platform,
+                byok=byok,
+                operator_balance=self.settings.enforce_operator_balance,
+            )
             if len(self._subject_cache) > ROUTE_CACHE_SIZE:
                 self._subject_cache.clear()
             self._subject_cache[cache_key] = (key, view, subjects)

@@ -118,9 +118,19 @@ def balance_subject(org_id: str) -> LimitSubject:
 
 
 def subjects_for(
-    key: KeyRecord, budgets: tuple[BudgetRule, ...], now: datetime, *, platform: bool, byok: bool
+    key: KeyRecord,
+    budgets: tuple[BudgetRule, ...],
+    now: datetime,
+    *,
+    platform: bool,
+    byok: bool,
+    operator_balance: bool = False,
 ) -> list[LimitSubject]:
-    """Every counter that applies when the request may be served by platform and/or BYOK credentials."""
+    """Every counter that applies when the request may be served by platform and/or BYOK credentials.
+
+    The operator org's own balance counts only with `operator_balance` (KEYPLANE_ENFORCE_OPERATOR_BALANCE):
+    a single-team install must not need a credit top-up before its first call.
+    """
     found: list[LimitSubject] = []
     limit = key_limit_subject(key, now)
     if limit is not None:
@@ -132,6 +142,6 @@ def subjects_for(
             or (budget.scope == "org" and budget.scope_id == key.org_id)
         ):
             found.append(budget_subject(budget, now))
-    if platform:
+    if platform and (operator_balance or not key.org_is_operator):
         found.append(balance_subject(key.org_id))
     return [s for s in found if (platform and s.counts_platform) or (byok and s.counts_byok)]

@@ -221,7 +221,8 @@ def to_routable(
         blacklisted_models=tuple(row.blacklisted_models or ()),
         aliases=MappingProxyType(dict(row.aliases or {})),
         weight=float(row.weight),
-        is_byok=row.org_id is not None,
+        # The operator org's credentials are the platform's own: their cost counts in every limit.
+        is_byok=not rules.trusted,
         org_id=row.org_id,
         eu_native=info.eu_native,
         zero_data_retention=info.zero_data_retention,
