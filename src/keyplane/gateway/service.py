@@ -23,7 +23,7 @@ from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
 from keyplane.gateway.http import DeadlineExceeded
 from keyplane.gateway.key_cache import KeyCache, KeyRecord
 from keyplane.gateway.loop import LOOP_HEADER, loop_mark, refuse_own_mark
-from keyplane.gateway.metering import UsageMeter
+from keyplane.gateway.metering import UsageMeter, usage_anomaly
 from keyplane.gateway.ratelimit import RateLimiter
 from keyplane.gateway.route_policy import (
     NATIVE_STYLES,
@@ -421,8 +421,11 @@ class Gateway:
         admission.settled = True
         if credential is None:
             cost = 0
-        is_byok = credential.is_byok if credential is not None else False
         key = admission.key
+        reserved = admission.reservation.holds[0][1] if admission.reservation.holds else None
+        if usage.clamped or (reserved is not None and cost > reserved):
+            _flag_anomaly(admission, usage, cost, reserved)
+        is_byok = credential.is_byok if credential is not None else False
         limiter = self.shared_limiter or self.rate_limiter
         limiter.record_tokens(key.id, key.rate_limit_tpm, usage.prompt_tokens + usage.completion_tokens)
         event = UsageEvent(
@@ -471,6 +474,28 @@ class Gateway:
             for name, owner in sorted(owners.items())
             if key.allows_model(name)
         ]
+
+
+def _flag_anomaly(admission: Admission, usage: Usage, cost: int, reserved: int | None) -> None:
+    """Absurd usage is stored clamped, a charge beyond the reservation in full: both are logged."""
+    if usage.clamped:
+        usage_anomaly(
+            "clamped",
+            "request %s (key %s, model %s) reported usage out of bounds; stored clamped",
+            admission.request_id,
+            admission.key.id,
+            admission.model[:200],
+        )
+    if reserved is not None and cost > reserved:
+        usage_anomaly(
+            "over_reservation",
+            "request %s (key %s, model %s) costs %d nano-USD, more than the %d reserved",
+            admission.request_id,
+            admission.key.id,
+            admission.model[:200],
+            cost,
+            reserved,
+        )
 
 
 def check_chat_body(body: Any) -> dict[str, Any]:
