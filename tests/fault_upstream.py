@@ -147,8 +147,10 @@ class FaultUpstream:
         try:
             while await self._serve_one(reader, writer):
                 pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            pass  # the client left or sent something this server does not parse
+        except asyncio.CancelledError:
+            pass  # stop(): ends quietly (asyncio logs a cancelled connection task otherwise)
         finally:
             self.handlers.discard(task)
             writer.close()
