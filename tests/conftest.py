@@ -18,6 +18,7 @@ from keyplane.orgs.bootstrap import BootstrapResult
 from tests import backends
 from tests.factories import bootstrap_org
 from tests.fakes.dns import fake_dns  # noqa: F401
+from tests.fault_upstream import fault_upstream, fault_upstream_server  # noqa: F401
 from tests.harness import (  # noqa: F401
     gateway_settings,
     gateway_setup,

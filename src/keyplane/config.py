@@ -71,7 +71,14 @@ class Settings(BaseSettings):
     key_cache_ttl_seconds: float = Field(default=1.0, ge=0.0)
     usage_flush_interval_seconds: float = Field(default=0.5, gt=0.0)
     usage_flush_batch_size: int = Field(default=500, ge=1)
-    upstream_timeout_seconds: float = Field(default=60.0, gt=0.0)
+    upstream_timeout_seconds: float = Field(
+        default=60.0, gt=0.0, description="Longest wait between two bytes from a provider."
+    )
+    upstream_deadline_seconds: float = Field(
+        default=600.0,
+        gt=0.0,
+        description="A buffered answer must arrive whole within this, a stream its first bytes.",
+    )
     gateway_default_max_tokens: int = Field(
         default=4096, ge=1, description="Output tokens reserved when neither request nor project caps them."
     )

@@ -6,6 +6,7 @@ import pytest
 
 from keyplane.billing.pricing import Price
 from keyplane.gateway.settlement import (
+    MAX_USAGE_TOKENS,
     Usage,
     cost_nanos,
     delivered_usage,
@@ -13,6 +14,7 @@ from keyplane.gateway.settlement import (
     stream_status,
     usage_from,
 )
+from keyplane.kernel.money import usd_to_nanos
 
 TABLE = {"mine": Price(1_000_000_000, 2_000_000_000), "upstream-id": Price(5_000_000_000, 5_000_000_000)}
 
@@ -62,6 +64,37 @@ def test_a_stream_is_metered_502_when_broken_499_when_the_client_left() -> None:
 
 def test_usage_ignores_negative_boolean_and_absurd_values() -> None:
     payload = {"usage": {"prompt_tokens": -5, "completion_tokens": True, "cost": 1e9}}
-    assert usage_from(payload) == Usage(0, 0, 0, None)
+    assert usage_from(payload) == Usage(0, 0, 0, None, clamped=True)
     cached = {"usage": {"prompt_tokens": 3, "prompt_tokens_details": {"cached_tokens": 2}}}
     assert usage_from(cached) == Usage(3, 0, 2, None)
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ({"prompt_tokens": 2**31, "completion_tokens": 2**63}, Usage(MAX_USAGE_TOKENS, MAX_USAGE_TOKENS)),
+        ({"prompt_tokens": -5, "completion_tokens": -(2**63)}, Usage(0, 0)),
+        (
+            {"prompt_tokens": 1, "prompt_tokens_details": {"cached_tokens": 2**40}},
+            Usage(1, 0, MAX_USAGE_TOKENS),
+        ),
+        ({"prompt_tokens": 10, "cost": 999999}, Usage(10, 0, 0, None)),
+        ({"prompt_tokens": 10, "cost": -3}, Usage(10, 0, 0, None)),
+    ],
+)
+def test_absurd_usage_is_clamped_to_sane_bounds_and_flagged(
+    reported: dict[str, object], expected: Usage
+) -> None:
+    usage = usage_from({"usage": reported})
+    assert usage is not None and usage.clamped
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (
+        expected.prompt_tokens,
+        expected.completion_tokens,
+        expected.cached_tokens,
+    )
+    assert usage.reported_cost_nanos == expected.reported_cost_nanos
+
+
+def test_plausible_usage_is_kept_as_reported_and_not_flagged() -> None:
+    usage = usage_from({"usage": {"prompt_tokens": MAX_USAGE_TOKENS, "completion_tokens": 3, "cost": 100}})
+    assert usage == Usage(MAX_USAGE_TOKENS, 3, 0, usd_to_nanos(100), clamped=False)

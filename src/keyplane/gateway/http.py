@@ -9,6 +9,12 @@ on loopback benchmarks was most of the gateway's own overhead.
 A request marked `guarded` (its URL is a tenant's) connects only through the egress guard: the
 host is resolved, every address checked, and the connection made to a checked address; such
 connections are pooled apart, so a trusted one is never reused for a tenant's URL.
+
+A connection is reused only when its framing stayed clean: bytes arriving while no request waits,
+or after a complete response, close it (else they would answer the next request, maybe another
+tenant's); interim 1xx responses are skipped. A deadline bounds a whole answer (a stream's up to
+its first body bytes) besides the between-bytes timeout, so a dripping upstream cannot hold a
+request forever.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ MAX_BUFFERED_BODY = 64 * 1024 * 1024
 MAX_IDLE_PER_HOST = 256
 
 PoolKey = tuple[str, str, int, bool]  # scheme, host, port, guarded
+PARSER_ERRORS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
+
+
+class DeadlineExceeded(TimeoutError):
+    """The answer (a stream: its first body bytes) did not arrive within the request's deadline."""
+
+
+class UncleanFraming(ConnectionError):
+    """The provider sent bytes no request asked for; the connection is dropped, never reused."""
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -55,6 +70,9 @@ class HTTPConnection(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.got_bytes = False
+        self.expecting = False  # a request was written and its final response is not complete yet
+        self.interim = False  # parsing a 1xx interim response, which is skipped
+        self.deadline = 0.0  # loop time by which the answer must have arrived; 0: none
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -63,11 +81,14 @@ class HTTPConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if not self.expecting:  # while idle or after a complete response: framing is lost
+            self._fail(UncleanFraming("the provider sent bytes no request asked for"))
+            return
         self.got_bytes = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(ConnectionError(f"invalid HTTP from the provider: {exc}"))
+        except PARSER_ERRORS as exc:
+            self._fail(ConnectionError(f"invalid HTTP from the provider: {exc!r}"))
             return
         if self.buffered > MAX_BUFFERED_BODY:
             self._fail(ConnectionError("the provider's answer is too large"))
@@ -81,11 +102,22 @@ class HTTPConnection(asyncio.Protocol):
 
     # -- httptools callbacks -------------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if not self.expecting:  # a second response in the same bytes: stops the parser
+            raise UncleanFraming("the provider sent more than one response")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if status < 200:
+            if status == 101:
+                raise UncleanFraming("the provider switched protocols")
+            self.interim = True  # 100 Continue, 103 Early Hints, ...: the final response follows
+            self.headers.clear()
+            return
+        self.status = status
         self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
@@ -93,8 +125,12 @@ class HTTPConnection(asyncio.Protocol):
         self.buffered += len(body)
 
     def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
         self.keep_alive = self.parser.should_keep_alive()  # only meaningful inside the callbacks
         self.complete = True
+        self.expecting = False
 
     # -- request / response --------------------------------------------------------------------
 
@@ -114,12 +150,20 @@ class HTTPConnection(asyncio.Protocol):
     def _on_timeout(self) -> None:
         self._fail(TimeoutError("the provider did not answer in time"))
 
+    def _on_deadline(self) -> None:
+        self._fail(DeadlineExceeded("the provider's answer did not arrive within the deadline"))
+
     async def _wait(self, idle_seconds: float) -> None:
-        """Until more bytes (or the end, or an error) arrive; the timeout restarts on every wait."""
+        """Until more bytes (or the end, or an error) arrive; the timeout restarts on every wait,
+        the deadline does not."""
         if self.error is not None:
             raise self.error
         self.waiter = self.loop.create_future()
-        self.timer = self.loop.call_later(idle_seconds, self._on_timeout)
+        deadline = self.deadline
+        if deadline and deadline - self.loop.time() < idle_seconds:
+            self.timer = self.loop.call_at(deadline, self._on_deadline)
+        else:
+            self.timer = self.loop.call_later(idle_seconds, self._on_timeout)
         try:
             await self.waiter
         finally:
@@ -128,10 +172,15 @@ class HTTPConnection(asyncio.Protocol):
         if self.error is not None and not (self.complete or self.chunks):
             raise self.error
 
-    async def request(self, data: bytes, idle_seconds: float) -> None:
+    async def request(self, data: bytes, idle_seconds: float, deadline_seconds: float) -> None:
         """Write the request and wait for the status line and headers."""
         self._reset()
         self.used = True
+        if self.closed:
+            raise ConnectionResetError("the provider closed the connection")
+        self.expecting = True
+        if deadline_seconds:
+            self.deadline = self.loop.time() + deadline_seconds
         assert self.transport is not None
         self.transport.write(data)
         while not self.headers_done:
@@ -169,10 +218,22 @@ class HTTPResponse:
         finally:
             self.release()
 
+    async def first_bytes(self) -> None:
+        """Until the body's first bytes (or its end) arrived, within the deadline, which then stops
+        applying: a stream is bounded by the between-bytes timeout alone from here on."""
+        connection = self.connection
+        while not (connection.chunks or connection.complete):
+            if connection.error is not None:
+                raise connection.error
+            await connection._wait(self.timeout)
+        connection.deadline = 0.0
+
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         connection = self.connection
         try:
             while True:
+                if connection.chunks:
+                    connection.deadline = 0.0  # the first bytes came: between-bytes timeout only
                 while connection.chunks:
                     chunk = connection.chunks.popleft()
                     connection.buffered -= len(chunk)
@@ -206,11 +267,13 @@ class HTTPClient:
         self,
         *,
         timeout_seconds: float,
+        deadline_seconds: float | None = None,
         connect_timeout_seconds: float = 10.0,
         egress: EgressPolicy | None = None,
     ) -> None:
         self.egress = egress or PUBLIC_ONLY
         self.timeout = timeout_seconds
+        self.deadline = deadline_seconds or 0.0
         self.connect_timeout = connect_timeout_seconds
         self._idle: dict[PoolKey, list[HTTPConnection]] = {}
         self._ssl: ssl.SSLContext | None = None
@@ -289,7 +352,7 @@ class HTTPClient:
             if connection.closed:
                 continue
             try:
-                await connection.request(data, self.timeout)
+                await connection.request(data, self.timeout, self.deadline)
             except ConnectionError:
                 # A kept-alive connection the server closed meanwhile: nothing was answered, retry fresh.
                 if connection.got_bytes:
@@ -299,7 +362,7 @@ class HTTPClient:
             return HTTPResponse(connection, self.timeout)
         connection = await self._connect(key)
         try:
-            await connection.request(data, self.timeout)
+            await connection.request(data, self.timeout, self.deadline)
         except BaseException:
             connection.close()
             raise

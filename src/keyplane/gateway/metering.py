@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 
+from prometheus_client import Counter
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,6 +25,24 @@ logger = logging.getLogger("keyplane.gateway.metering")
 
 # On a database outage the queue keeps growing; past this many events the oldest retry is logged.
 MAX_RETRY_DELAY_SECONDS = 5.0
+ANOMALY_LOG_INTERVAL_SECONDS = 10.0  # one warning per reason this often; the counter counts all
+
+USAGE_ANOMALIES = Counter(
+    "keyplane_gateway_usage_anomalies_total",
+    "Answers whose reported usage was clamped, or whose charge exceeded the request's reservation",
+    ["reason"],
+)
+_last_logged: dict[str, float] = {}
+
+
+def usage_anomaly(reason: str, message: str, *args: object) -> None:
+    """Count an anomaly ("clamped", "over_reservation") and warn, at most once per interval each."""
+    USAGE_ANOMALIES.labels(reason).inc()
+    now = time.monotonic()
+    last = _last_logged.get(reason)
+    if last is None or now - last >= ANOMALY_LOG_INTERVAL_SECONDS:
+        _last_logged[reason] = now
+        logger.warning("usage anomaly (%s): " + message, reason, *args)
 
 
 class UsageMeter:

@@ -20,9 +20,10 @@ from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.billing.pricing import PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
+from keyplane.gateway.http import DeadlineExceeded
 from keyplane.gateway.key_cache import KeyCache, KeyRecord
 from keyplane.gateway.loop import LOOP_HEADER, loop_mark, refuse_own_mark
-from keyplane.gateway.metering import UsageMeter
+from keyplane.gateway.metering import UsageMeter, usage_anomaly
 from keyplane.gateway.ratelimit import RateLimiter
 from keyplane.gateway.route_policy import (
     NATIVE_STYLES,
@@ -55,6 +56,7 @@ from keyplane.gateway.upstream import (
     UpstreamClient,
     UpstreamFailure,
     UpstreamResponse,
+    deadline_failure,
     upstream_headers,
     upstream_url,
 )
@@ -134,7 +136,9 @@ class Gateway:
             batch_size=settings.usage_flush_batch_size,
         )
         self.upstream = UpstreamClient(
-            timeout_seconds=settings.upstream_timeout_seconds, egress=policy.egress
+            timeout_seconds=settings.upstream_timeout_seconds,
+            deadline_seconds=settings.upstream_deadline_seconds,
+            egress=policy.egress,
         )
         self.rng = random.Random()
         self.latencies: dict[str, float] = {}
@@ -295,8 +299,9 @@ class Gateway:
         return orjson.dumps({**admission.body, "model": upstream_model})
 
     async def forward(self, admission: Admission) -> Forwarded:
-        """Try the candidates in order; connection errors, timeouts, 5xx, 429 and (for buffered
-        answers) unreadable bodies fall back to the next one. Streams return once headers arrive."""
+        """Try the candidates in order; connection errors, timeouts, the deadline, 5xx, 429, redirects
+        and (for buffered answers) unreadable bodies fall back to the next one. Streams return once
+        their first bytes arrived."""
         errors: list[str] = []
         last: UpstreamFailure | None = None
         for credential, upstream_model in admission.candidates:
@@ -312,18 +317,21 @@ class Gateway:
                     self.upstream_body(admission, upstream_model),
                     guarded=credential.egress_guarded,
                 )
-                if response.status >= 500 or response.status == 429:
-                    await response.read()
+                status = response.status
+                if status >= 500 or status == 429 or 300 <= status < 400:
+                    response.close()  # its body is never awaited: a stalled or truncated one fails alike
                     raise UpstreamFailure(
-                        f"The provider answered HTTP {response.status}",
-                        status=429 if response.status == 429 else 502,
+                        f"The provider answered HTTP {status}" + (" (a redirect)" if status < 400 else ""),
+                        status=429 if status == 429 else 502,
                     )
                 forwarded = Forwarded(response, credential, upstream_model)
-                if not admission.stream or response.status >= 400:
+                if not admission.stream or status >= 400:
                     forwarded.body = await self._read(response)
                     forwarded.payload = _json_or_none(forwarded.body)
-                    if response.status < 300 and not isinstance(forwarded.payload, dict):
+                    if status < 300 and not isinstance(forwarded.payload, dict):
                         raise UpstreamFailure("The provider returned a response that is not JSON")
+                else:
+                    await self._first_bytes(response)
             except UpstreamFailure as exc:
                 errors.append(f"{credential.provider}: {exc.message}")
                 last = exc
@@ -340,8 +348,22 @@ class Gateway:
     async def _read(response: UpstreamResponse) -> bytes:
         try:
             return await response.read()
+        except DeadlineExceeded as exc:
+            raise deadline_failure() from exc
         except TRANSPORT_ERRORS as exc:
             raise UpstreamFailure(f"The provider's answer broke off: {type(exc).__name__}") from exc
+
+    @staticmethod
+    async def _first_bytes(response: UpstreamResponse) -> None:
+        """A stream is relayed once its first bytes came, so until then it may still fall back."""
+        try:
+            await response.first_bytes()
+        except DeadlineExceeded as exc:
+            response.close()
+            raise deadline_failure() from exc
+        except TRANSPORT_ERRORS as exc:
+            response.close()
+            raise UpstreamFailure(f"The provider's stream broke off: {type(exc).__name__}") from exc
 
     def _observe(self, credential_id: str, seconds: float) -> None:
         previous = self.latencies.get(credential_id)
@@ -406,8 +428,11 @@ class Gateway:
         admission.settled = True
         if credential is None:
             cost = 0
-        is_byok = credential.is_byok if credential is not None else False
         key = admission.key
+        reserved = admission.reservation.holds[0][1] if admission.reservation.holds else None
+        if usage.clamped or (reserved is not None and cost > reserved):
+            _flag_anomaly(admission, usage, cost, reserved)
+        is_byok = credential.is_byok if credential is not None else False
         limiter = self.shared_limiter or self.rate_limiter
         limiter.record_tokens(key.id, key.rate_limit_tpm, usage.prompt_tokens + usage.completion_tokens)
         event = UsageEvent(
@@ -456,6 +481,28 @@ class Gateway:
             for name, owner in sorted(owners.items())
             if key.allows_model(name)
         ]
+
+
+def _flag_anomaly(admission: Admission, usage: Usage, cost: int, reserved: int | None) -> None:
+    """Absurd usage is stored clamped, a charge beyond the reservation in full: both are logged."""
+    if usage.clamped:
+        usage_anomaly(
+            "clamped",
+            "request %s (key %s, model %s) reported usage out of bounds; stored clamped",
+            admission.request_id,
+            admission.key.id,
+            admission.model[:200],
+        )
+    if reserved is not None and cost > reserved:
+        usage_anomaly(
+            "over_reservation",
+            "request %s (key %s, model %s) costs %d nano-USD, more than the %d reserved",
+            admission.request_id,
+            admission.key.id,
+            admission.model[:200],
+            cost,
+            reserved,
+        )
 
 
 def check_chat_body(body: Any) -> dict[str, Any]:

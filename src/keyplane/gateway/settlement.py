@@ -17,6 +17,10 @@ from keyplane.kernel.money import usd_to_nanos
 UPSTREAM_CREDENTIAL_STATUSES = (401, 403)
 PROVIDER_MESSAGE_LIMIT = 2000
 CLIENT_GONE = 499
+# Sane bounds for what a provider reports: beyond any context window, beyond any real request's
+# price. Larger (or negative) numbers are a provider's bug: clamped (a cost ignored) and flagged.
+MAX_USAGE_TOKENS = 10_000_000
+MAX_REPORTED_COST_USD = 100
 
 
 @dataclass(slots=True)
@@ -25,6 +29,7 @@ class Usage:
     completion_tokens: int = 0
     cached_tokens: int = 0
     reported_cost_nanos: int | None = None
+    clamped: bool = False  # the provider reported absurd numbers (an anomaly worth a log line)
 
     def needs_price(self) -> bool:
         """True when the cost comes from the price table (tokens, and no cost reported)."""
@@ -34,26 +39,35 @@ class Usage:
 NO_USAGE = Usage()  # shared, never mutated: failures and refusals charge nothing
 
 
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def usage_from(payload: Any) -> Usage | None:
-    """Token counts from an OpenAI `usage` object (and a provider's `cost` in USD when present)."""
+    """Token counts from an OpenAI `usage` object (and a provider's `cost` in USD when present),
+    within sane bounds: tokens clamped to 0..MAX_USAGE_TOKENS, a cost outside 0..MAX_REPORTED_COST_USD
+    not believed (the price table decides); either is flagged `clamped`."""
     if not isinstance(payload, dict):
         return None
     usage = payload.get("usage")
     if not isinstance(usage, dict):
         return None
-
-    def count(value: Any) -> int:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
     details = usage.get("prompt_tokens_details")
-    cached = count(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    cost = usage.get("cost")
-    reported = (
-        usd_to_nanos(float(cost))
-        if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost < 1e6
-        else None
+    raw = (
+        _count(usage.get("prompt_tokens")),
+        _count(usage.get("completion_tokens")),
+        _count(details.get("cached_tokens")) if isinstance(details, dict) else 0,
     )
-    return Usage(count(usage.get("prompt_tokens")), count(usage.get("completion_tokens")), cached, reported)
+    prompt, completion, cached = (min(max(n, 0), MAX_USAGE_TOKENS) for n in raw)
+    clamped = (prompt, completion, cached) != raw
+    cost = usage.get("cost")
+    reported = None
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        if 0 <= cost <= MAX_REPORTED_COST_USD:
+            reported = usd_to_nanos(float(cost))
+        else:
+            clamped = True
+    return Usage(prompt, completion, cached, reported, clamped)
 
 
 def delivered_usage(reported: Usage | None, *, prompt_estimate: int, content_events: int) -> Usage:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httptools
 
-from keyplane.gateway.http import HTTPClient, HTTPResponse
+from keyplane.gateway.http import DeadlineExceeded, HTTPClient, HTTPResponse
 from keyplane.net.egress import EgressPolicy, EgressRefused
 from keyplane.net.paths import path_segment
 from keyplane.providers.eligibility import RoutableCredential
@@ -17,6 +17,7 @@ from keyplane.providers.eligibility import RoutableCredential
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
 # Errors after which the next credential may be tried: the request never reached a healthy upstream.
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError, httptools.HttpParserError)
+DEADLINE_STATUS = 504
 
 
 class UpstreamFailure(Exception):
@@ -28,6 +29,14 @@ class UpstreamFailure(Exception):
         self.status = status
         self.retryable = retryable
         self.body = body
+
+
+def deadline_failure() -> UpstreamFailure:
+    """A 504: the answer (a stream: its first bytes) took longer than the upstream deadline."""
+    return UpstreamFailure(
+        "The provider did not answer within the deadline (KEYPLANE_UPSTREAM_DEADLINE_SECONDS)",
+        status=DEADLINE_STATUS,
+    )
 
 
 def upstream_url(credential: RoutableCredential, operation: str, upstream_model: str) -> str:
@@ -68,6 +77,9 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         return await self.response.read()
 
+    async def first_bytes(self) -> None:
+        await self.response.first_bytes()
+
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         async for chunk in self.response.iter_chunks():
             yield chunk
@@ -83,11 +95,15 @@ class UpstreamClient:
         self,
         *,
         timeout_seconds: float,
+        deadline_seconds: float | None = None,
         connect_timeout_seconds: float = 10.0,
         egress: EgressPolicy | None = None,
     ) -> None:
         self._http = HTTPClient(
-            timeout_seconds=timeout_seconds, connect_timeout_seconds=connect_timeout_seconds, egress=egress
+            timeout_seconds=timeout_seconds,
+            deadline_seconds=deadline_seconds,
+            connect_timeout_seconds=connect_timeout_seconds,
+            egress=egress,
         )
 
     async def send(
@@ -104,6 +120,8 @@ class UpstreamClient:
                 "The provider's address is not a public internet address; only the operator can "
                 "allow private hosts"
             ) from None
+        except DeadlineExceeded as exc:
+            raise deadline_failure() from exc
         except TRANSPORT_ERRORS as exc:
             raise UpstreamFailure(f"Could not reach the provider: {type(exc).__name__}") from exc
         return UpstreamResponse(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,40 @@ class UsageEvent:
 
     def as_row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+logger = logging.getLogger("keyplane.usage.writer")
+
+INT32_MAX = 2**31 - 1
+# A record's cost at most 1M USD, so the sums of a batch (ledger debits, rollups) fit BIGINT too.
+MAX_RECORD_COST_NANOS = 10**15
+# What each usage_records column holds: counts are INTEGER, cost BIGINT, text has a length.
+_INT_RANGES = {
+    "prompt_tokens": INT32_MAX,
+    "completion_tokens": INT32_MAX,
+    "cached_tokens": INT32_MAX,
+    "latency_ms": INT32_MAX,
+    "status_code": INT32_MAX,
+    "cost_nanousd": MAX_RECORD_COST_NANOS,
+}
+_TEXT_LENGTHS = {"request_id": 64, "model": 200, "provider": 50, "credential_id": 100, "error": 500}
+
+
+def guard_event(event: UsageEvent) -> bool:
+    """Fit one record into its columns (numbers clamped, text cut, NUL dropped: PostgreSQL refuses
+    it), so it cannot fail its batch; True when something had to change (the caller logs it)."""
+    changed = False
+    for name, top in _INT_RANGES.items():
+        value = getattr(event, name)
+        if not 0 <= value <= top:
+            setattr(event, name, min(max(value, 0), top))
+            changed = True
+    for name, length in _TEXT_LENGTHS.items():
+        value = getattr(event, name)
+        if value is not None and (len(value) > length or "\x00" in value):
+            setattr(event, name, value.replace("\x00", "")[:length])
+            changed = True
+    return changed
 
 
 ROLLUP_KEY = ("day", "key_id", "model", "provider", "is_byok")
@@ -84,6 +119,9 @@ async def write_usage_batch(session: AsyncSession, events: Sequence[UsageEvent])
     """Persist a batch in the caller's transaction; platform (non-BYOK) cost is debited per org."""
     if not events:
         return
+    for event in events:
+        if guard_event(event):
+            logger.warning("usage record %s did not fit its columns; stored clamped", event.request_id)
     await session.execute(insert(UsageRecord), [event.as_row() for event in events])
     await _upsert_rollups(session, _rollup_rows(events))
     debits: dict[str, int] = defaultdict(int)
