@@ -23,8 +23,9 @@ CLIENT_GONE = 499
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens read from a cache (part of prompt_tokens)
     reported_cost_nanos: int | None = None
+    cache_write_tokens: int = 0  # prompt tokens written to a cache (part of prompt_tokens)
 
     def needs_price(self) -> bool:
         """True when the cost comes from the price table (tokens, and no cost reported)."""
@@ -77,7 +78,9 @@ def cost_nanos(usage: Usage, table: Mapping[str, Price] | None, names: tuple[str
     if table is None or not (usage.prompt_tokens or usage.completion_tokens):
         return 0
     price = price_in(table, names)
-    return price.cost_nanos(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+    return price.cost_nanos(
+        usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens
+    )
 
 
 def provider_refusal(status: int, payload: Any) -> tuple[int, str, str]:
