@@ -319,3 +319,34 @@ async def test_models_lists_what_discovery_found_for_an_anthropic_credential(
     key, _ = await gateway_setup.make_key()
     response = await http.get(served.base_url + "/v1/models", headers={"Authorization": f"Bearer {key}"})
     assert [m["id"] for m in response.json()["data"]] == list(fake.MODELS)
+
+
+async def test_the_gateways_rules_hold_for_messages_callers(
+    gateway_setup: GatewaySetup,
+    served: ServedApp,
+    anthropic_upstream: RunningUpstream,
+    http: httpx.AsyncClient,
+) -> None:
+    """The project's max_tokens cap, the key's allowed_models and its rate limit, in Anthropic's shape."""
+    await use_anthropic(gateway_setup, anthropic_upstream, models=["claude-fake-1", "claude-fake-2"])
+    await gateway_setup.add_credit(1.0)
+    await gateway_setup.set_project_config(max_tokens=7)
+    key, key_hash = await gateway_setup.make_key()
+    await gateway_setup.update_key(key_hash, allowed_models=["claude-fake-1"], rate_limit_rpm=1)
+    headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+    url = served.base_url + "/v1/messages"
+    other = await http.post(
+        url, json={"model": "claude-fake-2", "max_tokens": 500, "messages": HI}, headers=headers
+    )
+    assert (other.status_code, other.json()["error"]["type"]) == (403, "permission_error")
+    first = await http.post(
+        url, json={"model": "claude-fake-1", "max_tokens": 500, "messages": HI}, headers=headers
+    )
+    assert first.status_code == 200, first.text
+    assert anthropic_upstream.requests[-1].body["max_tokens"] == 7
+    second = await http.post(
+        url, json={"model": "claude-fake-1", "max_tokens": 5, "messages": HI}, headers=headers
+    )
+    assert (second.status_code, second.json()["error"]["type"]) == (429, "rate_limit_error")
+    assert "retry-after" in second.headers
+    assert len(anthropic_upstream.requests) == 1

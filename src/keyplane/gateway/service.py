@@ -20,7 +20,7 @@ from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.billing.pricing import PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
-from keyplane.gateway.adapters import ADAPTERS, CHAT_STYLES, STYLES_FOR, translate
+from keyplane.gateway.adapters import ADAPTERS, CHAT_STYLES, STYLES_FOR
 from keyplane.gateway.adapters.base import (
     NO_HEADERS,
     OPENAI,
@@ -28,13 +28,12 @@ from keyplane.gateway.adapters.base import (
     OPERATION_KINDS,
     Adapter,
     Dialect,
-    UpstreamCall,
-    UpstreamRequest,
 )
 from keyplane.gateway.key_cache import KeyCache, KeyRecord
 from keyplane.gateway.loop import LOOP_HEADER, loop_mark, refuse_own_mark
 from keyplane.gateway.messages import cap_max_tokens
 from keyplane.gateway.metering import UsageMeter
+from keyplane.gateway.outgoing import answer_body, upstream_body, upstream_request
 from keyplane.gateway.ratelimit import RateLimiter
 from keyplane.gateway.route_policy import (
     RoutingPolicy,
@@ -98,9 +97,8 @@ class Admission:
     settled: bool = False
     dialect: Dialect = OPENAI  # the caller's
     max_tokens: int = 0  # what the reservation assumed, sent where the upstream requires a number
-    client_headers: Mapping[str, str] = field(
-        default_factory=lambda: NO_HEADERS
-    )  # the caller's `anthropic-*` headers
+    # The caller's `anthropic-*` headers, for Anthropic upstreams.
+    client_headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
     # Translated request bodies by (adapter dialect, upstream model): made once, tried on each candidate.
     translated: dict[tuple[str, str], tuple[dict[str, Any], bytes]] | None = None
 
@@ -324,52 +322,10 @@ class Gateway:
     # -- forward -----------------------------------------------------------------------------
 
     def upstream_body(self, admission: Admission, upstream_model: str) -> bytes:
-        if not admission.body_changed and upstream_model == admission.model:
-            return admission.raw_body
-        return orjson.dumps({**admission.body, "model": upstream_model})
-
-    def upstream_request(
-        self, admission: Admission, adapter: Adapter, credential: RoutableCredential, upstream_model: str
-    ) -> UpstreamRequest:
-        """The adapter's request: the caller's body as it came when the dialects match, else
-        translated (once per dialect and model; a 400 when the adapter's dialect cannot say it)."""
-        if adapter.dialect == admission.dialect:
-            body = self.upstream_body(admission, upstream_model)
-            parsed: Mapping[str, Any] = admission.body
-        else:
-            made = admission.translated = admission.translated or {}
-            slot = (adapter.dialect, upstream_model)
-            if slot not in made:
-                translated = translate.request_body(
-                    admission.body,
-                    admission.dialect,
-                    adapter.dialect,
-                    model=upstream_model,
-                    max_tokens=admission.max_tokens,
-                    stream=admission.stream,
-                )
-                made[slot] = (translated, orjson.dumps(translated))
-            parsed, body = made[slot]
-        call = UpstreamCall(
-            credential,
-            admission.operation,
-            upstream_model,
-            body,
-            parsed,
-            admission.stream,
-            admission.client_headers,
-        )
-        return adapter.request(call)
+        return upstream_body(admission, upstream_model)
 
     def answer_body(self, admission: Admission, forwarded: Forwarded) -> bytes:
-        """A buffered answer for the caller: as the provider sent it, or translated to its dialect."""
-        adapter = forwarded.adapter
-        if adapter.passthrough and adapter.dialect == admission.dialect:
-            return forwarded.body
-        answer = translate.answer(
-            adapter.answer(forwarded.payload), adapter.dialect, admission.dialect, model=admission.model
-        )
-        return orjson.dumps(answer)
+        return answer_body(admission, forwarded)
 
     async def forward(self, admission: Admission) -> Forwarded:
         """Try the candidates in order; connection errors, timeouts, 5xx, 429 and (for buffered
@@ -381,7 +337,7 @@ class Gateway:
         for credential, upstream_model in admission.candidates:
             adapter = ADAPTERS[credential.api_style]
             try:
-                request = self.upstream_request(admission, adapter, credential, upstream_model)
+                request = upstream_request(admission, adapter, credential, upstream_model)
             except BadRequest as exc:  # this adapter's dialect cannot say it; another one may
                 untranslatable = untranslatable or exc
                 continue
