@@ -9,8 +9,9 @@ this script as the load generator: a minimal keep-alive HTTP/1.1 client on async
 request than any full client library, so it measures the server, not itself).
 
 Printed per mode: latency p50/p99 direct vs. through keyplane at concurrency 1 and their
-difference (the overhead), requests per second at concurrency 32, and keyplane's peak RSS
-(VmHWM). Targets: overhead p50 <= 0.5 ms, >= 3000 req/s, RSS <= 150 MB.
+difference (the overhead), keyplane's CPU time per request in that run (user + system, steadier
+than wall-clock numbers on a busy machine), requests per second at concurrency 32, and keyplane's
+peak RSS (VmHWM). Targets: overhead p50 <= 0.5 ms, >= 3000 req/s, RSS <= 150 MB.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -258,7 +265,10 @@ def run_mode(mode: str, args: argparse.Namespace, upstream_port: int, work: Path
             direct = chat_request(upstream_port, "/v1/chat/completions", None)
 
             direct_lat = asyncio.run(latencies(upstream_port, direct, args.requests, args.warmup))
+            cpu_before = cpu_seconds(keyplane.pid)
             gateway_lat = asyncio.run(latencies(port, through, args.requests, args.warmup))
+            time.sleep(1.0)  # the usage flusher writes what the run queued
+            cpu_per_request = (cpu_seconds(keyplane.pid) - cpu_before) / (args.requests + args.warmup)
             rps, failed = asyncio.run(throughput(port, through, args.concurrency, args.duration))
             direct_rps, _ = asyncio.run(throughput(upstream_port, direct, args.concurrency, args.duration))
             time.sleep(1.0)  # let the usage flusher finish
@@ -272,6 +282,7 @@ def run_mode(mode: str, args: argparse.Namespace, upstream_port: int, work: Path
             "overhead_p50_ms": (percentile(gateway_lat, 0.5) - percentile(direct_lat, 0.5)) * 1000,
             "overhead_p99_ms": (percentile(gateway_lat, 0.99) - percentile(direct_lat, 0.99)) * 1000,
             "overhead_mean_ms": (statistics.fmean(gateway_lat) - statistics.fmean(direct_lat)) * 1000,
+            "cpu_ms_per_request": cpu_per_request * 1000,
             "rps_c32": rps,
             "direct_rps_c32": direct_rps,
             "non_200": failed,
@@ -331,6 +342,9 @@ def main() -> None:
         print(
             f"  concurrency {args.concurrency} keyplane {r['rps_c32']:.0f} req/s"
             f" (direct {r['direct_rps_c32']:.0f} req/s, non-200: {r['non_200']})   target >= 3000"
+        )
+        print(
+            f"  keyplane CPU   {r['cpu_ms_per_request']:.3f} ms per request (concurrency 1, flush included)"
         )
         print(f"  peak RSS       {r['peak_rss_mb']:.1f} MB   target <= 150 MB")
 

@@ -74,3 +74,36 @@ async def test_credential_ids_move_to_a_per_org_key_with_their_rows(database_url
             await connection.execute(text(insert), {"id": "main", "org": "o2"})  # another org's "main"
     finally:
         await engine.dispose()
+
+
+async def test_cache_write_columns_arrive_with_defaults_for_existing_rows(database_url: str) -> None:
+    """0005 keeps existing prices (cache writes then follow the input price) and usage (0 writes)."""
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0003")
+    engine = create_async_engine(database_url)
+    price_sql = (
+        "INSERT INTO model_prices (model, input_nanousd_per_mtok, output_nanousd_per_mtok, "
+        "cached_nanousd_per_mtok, updated_at) VALUES ('m', 3, 15, 0, " + NOW + ")"
+    )
+    usage_sql = (
+        "INSERT INTO usage_records (request_id, created_at, org_id, workspace_id, key_id, model, provider, "
+        "is_byok, prompt_tokens, completion_tokens, cached_tokens, cost_nanousd, latency_ms, status_code, "
+        "streamed) VALUES ('r', " + NOW + ", 'o', 'w', 'k', 'm', 'p', false, 10, 5, 2, 7, 1, 200, false)"
+    )
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(price_sql))
+            await connection.execute(text(usage_sql))
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(command.upgrade, config, "head")
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            price = (
+                await connection.execute(text("SELECT cache_write_nanousd_per_mtok FROM model_prices"))
+            ).one()
+            usage = (await connection.execute(text("SELECT cache_write_tokens FROM usage_records"))).one()
+    finally:
+        await engine.dispose()
+    assert (price[0], usage[0]) == (None, 0)

@@ -1,9 +1,14 @@
-"""Gateway tests: the shared harness (tests/harness.py) with a clean upstream log per test."""
+"""Gateway tests: the shared harness (tests/harness.py) with clean upstream logs per test, and the
+loopback fakes of Anthropic and of an OpenAI-style upstream with tool calls."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.openai_tools import ToolsUpstream
 from tests.fakes.upstream import RunningUpstream
 from tests.harness import GatewaySetup
 
@@ -16,3 +21,26 @@ def _clear_upstream(upstream: RunningUpstream) -> None:
 @pytest.fixture
 def setup(gateway_setup: GatewaySetup) -> GatewaySetup:
     return gateway_setup
+
+
+@pytest.fixture(scope="session")
+def anthropic_upstream() -> Iterator[RunningUpstream]:
+    """The loopback fake of Anthropic's Messages API (tests/fakes/anthropic.py)."""
+    running = RunningUpstream(FakeAnthropic()).start()  # type: ignore[arg-type]
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def tools_upstream() -> Iterator[RunningUpstream]:
+    """The fake OpenAI-compatible upstream with tool calls (tests/fakes/openai_tools.py)."""
+    running = RunningUpstream(ToolsUpstream()).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_fakes(request: pytest.FixtureRequest) -> None:
+    for name in ("anthropic_upstream", "tools_upstream"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).requests.clear()

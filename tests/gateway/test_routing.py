@@ -39,7 +39,23 @@ async def test_azure_credentials_use_deployment_urls_and_the_api_key_header(
     assert "authorization" not in sent.headers
 
 
-async def test_providers_that_need_translation_are_refused_with_501(
+async def test_providers_without_an_adapter_are_refused_with_501(
+    setup: GatewaySetup, served: ServedApp, http: httpx.AsyncClient
+) -> None:
+    response = await setup.client.post(
+        "/api/providers/cohere/keys",
+        json={"name": "command", "value": "co-key", "models": ["command-test"], "platform": True},
+        headers=setup.admin,
+    )
+    assert response.status_code == 200, response.text
+    key, _ = await setup.make_key()
+    body = {"model": "command-test", "messages": MESSAGES}
+    response = await http.post(served.base_url + "/v1/chat/completions", json=body, headers=bearer(key))
+    error = assert_openai_error(response, 501, "provider_not_supported")
+    assert "cohere" in error["message"]
+
+
+async def test_embeddings_on_a_chat_only_adapter_are_refused_with_501(
     setup: GatewaySetup, served: ServedApp, http: httpx.AsyncClient
 ) -> None:
     response = await setup.client.post(
@@ -49,10 +65,10 @@ async def test_providers_that_need_translation_are_refused_with_501(
     )
     assert response.status_code == 200, response.text
     key, _ = await setup.make_key()
-    body = {"model": "claude-test", "messages": MESSAGES}
-    response = await http.post(served.base_url + "/v1/chat/completions", json=body, headers=bearer(key))
+    body = {"model": "claude-test", "input": "hello"}
+    response = await http.post(served.base_url + "/v1/embeddings", json=body, headers=bearer(key))
     error = assert_openai_error(response, 501, "provider_not_supported")
-    assert "anthropic" in error["message"]
+    assert "anthropic" in error["message"] and "chat" in error["message"]
 
 
 async def test_project_allowed_providers_narrow_the_candidates(
@@ -138,6 +154,7 @@ async def test_model_prices_are_set_by_admins_only(setup: GatewaySetup) -> None:
         "input": 1.5,
         "output": 3.0,
         "cached": 0.0,
+        "cache_write": 1.5,  # cache writes default to the input price
         "unit": "USD per million tokens",
         "source": "operator",
     }

@@ -77,6 +77,11 @@ MANAGEMENT_KEY, ORG_ADMIN, OPERATOR_ONLY = Level.MANAGEMENT_KEY, Level.ORG_ADMIN
 OPENAI = {"provider": "openai"}
 CHAT = {"model": "matrix/no-such-model", "messages": [{"role": "user", "content": "hi"}]}
 EMBED = {"model": "matrix/no-such-model", "input": "hi"}
+MESSAGES = {
+    "model": "matrix/no-such-model",
+    "max_tokens": 10,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 CONFIG = {"inference_config": {}, "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z"}
 ORGS_READ = ("orgs:read", "orgs:write")  # orgs:write implies reading them
 
@@ -263,6 +268,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/chat/completions"): Rule(INFERENCE_KEY, body=CHAT, ok=(404,)),
     ("POST", "/api/v1/embeddings"): Rule(INFERENCE_KEY, body=EMBED, ok=(404,)),
     ("GET", "/api/v1/models"): Rule(INFERENCE_KEY),
+    ("POST", "/v1/messages"): Rule(INFERENCE_KEY, body=MESSAGES, ok=(404,)),
+    ("POST", "/v1/messages/count_tokens"): Rule(INFERENCE_KEY, body=MESSAGES, ok=(404,)),
 }
 
 # Rules another engineer is changing the code to, as "pending: <what>" per (method, path, caller):
@@ -377,6 +384,9 @@ def assert_error_shape(path: str, response: httpx.Response) -> None:
         assert isinstance(body["meta"]["message"], str), body
     elif path.startswith("/v1/manage/"):
         assert set(body) == {"error"} and isinstance(body["error"], str), body
+    elif path.startswith("/v1/messages"):
+        assert body["type"] == "error" and isinstance(body["error"]["type"], str), body
+        assert isinstance(body["error"]["message"], str), body
     elif path.startswith(("/v1/", "/api/v1/chat/", "/api/v1/embeddings", "/api/v1/models")):
         error = body["error"]
         assert isinstance(error["message"], str) and isinstance(error["type"], str), body

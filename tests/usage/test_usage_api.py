@@ -165,3 +165,28 @@ async def test_usage_needs_the_usage_read_scope(
     assert (await client.get("/api/v1/usage", headers=bearer(scoped))).status_code == 403
     inference = await make_key(context, org_id=org.org_id, user_id=org.user_id)
     assert (await client.get("/api/v1/usage", headers=bearer(inference))).status_code == 403
+
+
+async def test_cache_reads_and_writes_are_columns_of_records_groups_and_the_csv(
+    client: httpx.AsyncClient, context: AppContext, org: BootstrapResult
+) -> None:
+    mine = await key_of(
+        context, await make_key(context, org_id=org.org_id, user_id=org.user_id, name="cache")
+    )
+    event = event_for(mine, at=DAY + timedelta(hours=1), prompt_tokens=1000)
+    event.cached_tokens, event.cache_write_tokens = 600, 300
+    await write_usage(context, [event, event_for(mine, at=DAY + timedelta(hours=2))])
+    headers = bearer(org.management_key)
+    listed = (await client.get("/api/v1/usage", params={"key_hash": mine.hash}, headers=headers)).json()
+    assert sorted((r["cached_tokens"], r["cache_write_tokens"]) for r in listed["data"]) == [
+        (0, 0),
+        (600, 300),
+    ]
+    grouped = (await client.get("/api/v1/usage", params={"group_by": "model"}, headers=headers)).json()
+    assert [(r["cached_tokens"], r["cache_write_tokens"]) for r in grouped["data"]] == [(600, 300)]
+    exported = await client.get("/api/v1/usage/export.csv", params={"key_hash": mine.hash}, headers=headers)
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["prompt_tokens"], r["cached_tokens"], r["cache_write_tokens"]) for r in rows] == [
+        ("10", "0", "0"),
+        ("1000", "600", "300"),
+    ]

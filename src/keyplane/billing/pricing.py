@@ -4,6 +4,7 @@ Operators edit the table `model_prices` (PUT /api/v1/model-prices/{model}; each 
 drops the gateway's cached table, see price_changes.py); the small built-in
 table below is used for models that have no row. A model with neither is metered at zero cost.
 A cached-token price of 0 means "no discount": cached prompt tokens are charged at the input price.
+A cache-write price of None (the default) charges prompt tokens written to a cache at the input price.
 """
 
 from __future__ import annotations
@@ -37,21 +38,44 @@ class Price:
     input_nanos_per_mtok: int
     output_nanos_per_mtok: int
     cached_nanos_per_mtok: int = 0
+    cache_write_nanos_per_mtok: int | None = None
 
-    def cost_nanos(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
-        """Exact integer cost, rounded up to the next nano-USD."""
+    @property
+    def cache_write_rate(self) -> int:
+        rate = self.cache_write_nanos_per_mtok
+        return self.input_nanos_per_mtok if rate is None else rate
+
+    def cost_nanos(
+        self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0, cache_write_tokens: int = 0
+    ) -> int:
+        """Exact integer cost, rounded up to the next nano-USD; cache reads and writes are part of
+        `prompt_tokens`, each priced at its own rate."""
         cached = max(0, min(cached_tokens, prompt_tokens))
+        written = max(0, min(cache_write_tokens, prompt_tokens - cached))
         cached_rate = self.cached_nanos_per_mtok or self.input_nanos_per_mtok
         total = (
-            (prompt_tokens - cached) * self.input_nanos_per_mtok
+            (prompt_tokens - cached - written) * self.input_nanos_per_mtok
             + cached * cached_rate
+            + written * self.cache_write_rate
             + completion_tokens * self.output_nanos_per_mtok
         )
         return -(-total // PER_MTOK) if total > 0 else 0
 
+    def worst_cost_nanos(self, prompt_tokens: int, completion_tokens: int) -> int:
+        """The most `prompt_tokens` could cost (all of them written to a cache when that costs more)."""
+        return self.cost_nanos(
+            prompt_tokens,
+            completion_tokens,
+            0,
+            prompt_tokens if self.cache_write_rate > self.input_nanos_per_mtok else 0,
+        )
 
-def _usd(input_usd: float, output_usd: float, cached_usd: float = 0.0) -> Price:
-    return Price(usd_to_nanos(input_usd), usd_to_nanos(output_usd), usd_to_nanos(cached_usd))
+
+def _usd(
+    input_usd: float, output_usd: float, cached_usd: float = 0.0, write_usd: float | None = None
+) -> Price:
+    write = None if write_usd is None else usd_to_nanos(write_usd)
+    return Price(usd_to_nanos(input_usd), usd_to_nanos(output_usd), usd_to_nanos(cached_usd), write)
 
 
 # USD per million tokens (input, output, cached input), public list prices at the time of writing.
@@ -64,12 +88,23 @@ DEFAULT_PRICES: Mapping[str, Price] = {
     "o4-mini": _usd(1.1, 4.4, 0.275),
     "text-embedding-3-small": _usd(0.02, 0.0),
     "text-embedding-3-large": _usd(0.13, 0.0),
+    # Anthropic: cache reads at 0.1x input, 5-minute cache writes at 1.25x.
+    "claude-opus-4-1": _usd(15.0, 75.0, 1.5, 18.75),
+    "claude-sonnet-4-5": _usd(3.0, 15.0, 0.3, 3.75),
+    "claude-sonnet-4-0": _usd(3.0, 15.0, 0.3, 3.75),
+    "claude-haiku-4-5": _usd(1.0, 5.0, 0.1, 1.25),
+    "claude-3-5-haiku-latest": _usd(0.8, 4.0, 0.08, 1.0),
 }
 FREE = Price(0, 0, 0)
 
 
 def price_from_row(row: ModelPrice) -> Price:
-    return Price(row.input_nanousd_per_mtok, row.output_nanousd_per_mtok, row.cached_nanousd_per_mtok)
+    return Price(
+        row.input_nanousd_per_mtok,
+        row.output_nanousd_per_mtok,
+        row.cached_nanousd_per_mtok,
+        row.cache_write_nanousd_per_mtok,
+    )
 
 
 def price_as_dict(model: str, price: Price, *, source: str) -> dict[str, object]:
@@ -78,6 +113,7 @@ def price_as_dict(model: str, price: Price, *, source: str) -> dict[str, object]
         "input": nanos_to_usd(price.input_nanos_per_mtok),
         "output": nanos_to_usd(price.output_nanos_per_mtok),
         "cached": nanos_to_usd(price.cached_nanos_per_mtok),
+        "cache_write": nanos_to_usd(price.cache_write_rate),
         "unit": "USD per million tokens",
         "source": source,
     }
@@ -107,21 +143,29 @@ async def set_price(
     input_usd: float,
     output_usd: float,
     cached_usd: float = 0.0,
+    cache_write_usd: float | None = None,
 ) -> Price:
-    """Create or replace one model's price; the table is global, so only operator admins set it."""
+    """Create or replace one model's price; the table is global, so only operator admins set it.
+
+    `cache_write_usd` None: prompt tokens written to a cache cost the input price.
+    """
     require_admin(principal, BILLING_WRITE)
     require_operator_admin(principal, "Model prices")
     model = model.strip()
     if not model or len(model) > MAX_MODEL_NAME:
         raise BadRequest(f"model must be 1 to {MAX_MODEL_NAME} characters")
     price = Price(
-        _check_rate(input_usd, "input"), _check_rate(output_usd, "output"), _check_rate(cached_usd, "cached")
+        _check_rate(input_usd, "input"),
+        _check_rate(output_usd, "output"),
+        _check_rate(cached_usd, "cached"),
+        None if cache_write_usd is None else _check_rate(cache_write_usd, "cache_write"),
     )
     values = {
         "model": model,
         "input_nanousd_per_mtok": price.input_nanos_per_mtok,
         "output_nanousd_per_mtok": price.output_nanos_per_mtok,
         "cached_nanousd_per_mtok": price.cached_nanos_per_mtok,
+        "cache_write_nanousd_per_mtok": price.cache_write_nanos_per_mtok,
         "updated_at": utcnow(),
     }
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
@@ -140,6 +184,7 @@ async def set_price(
         input=input_usd,
         output=output_usd,
         cached=cached_usd,
+        cache_write=cache_write_usd,
     )
     return price
 

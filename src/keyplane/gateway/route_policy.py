@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from keyplane.errors import BadRequest, Forbidden, KeyplaneError
+from keyplane.gateway.adapters import ADAPTERS
 from keyplane.net.paths import is_safe_segment
 from keyplane.providers.eligibility import RoutableCredential, eligible_credentials, weighted_order
 
 # API styles forwarded unchanged over the OpenAI wire format (azure: deployment URLs + api-key).
 NATIVE_STYLES = frozenset({"openai", "azure", "ollama"})
+KIND_NAMES = {"chat": "chat", "embeddings": "embeddings", "count_tokens": "token counting"}
 PREFERENCES = ("speed", "cost", "balanced")
 OVERRIDE_FIELDS: dict[str, type] = {
     "allowed_providers": list,
@@ -109,9 +111,13 @@ def _permitted(credential: RoutableCredential, policy: RoutingPolicy) -> bool:
 
 
 def route_candidates(
-    credentials: Sequence[RoutableCredential], model: str, policy: RoutingPolicy
+    credentials: Sequence[RoutableCredential],
+    model: str,
+    policy: RoutingPolicy,
+    styles: frozenset[str] = NATIVE_STYLES,
 ) -> list[tuple[RoutableCredential, str]]:
-    """Every credential that may serve the model under the policy and that the gateway can speak to."""
+    """Every credential that may serve the model under the policy and whose API style has an adapter
+    for the request (`styles`, gateway/adapters STYLES_FOR)."""
     eligible = eligible_credentials(credentials, model)
     if not eligible:
         raise NoRoute(f"No provider credential serves the model '{model[:200]}'")
@@ -121,12 +127,12 @@ def route_candidates(
             f"No provider for the model '{model[:200]}' matches this project's settings "
             "(allowed providers, EU-native, zero data retention, quantization)"
         )
-    native = [c for c in permitted if c[0].api_style in NATIVE_STYLES]
+    native = [c for c in permitted if c[0].api_style in styles]
     if not native:
-        styles = sorted({c[0].provider for c in permitted})
+        providers = sorted({c[0].provider for c in permitted})
         raise ProviderNotSupported(
-            f"The gateway cannot yet translate requests for {', '.join(styles)}; "
-            "only OpenAI-compatible and Azure OpenAI credentials are served"
+            f"The gateway cannot serve this request through {', '.join(providers)} "
+            f"(credentials of this provider are served for: {_served_by(permitted)})"
         )
     # Azure puts the model in the URL path: a name that could climb out of it is never sent there.
     servable = [c for c in native if c[0].api_style != "azure" or is_safe_segment(c[1])]
@@ -137,6 +143,13 @@ def route_candidates(
             code="invalid_model",
         )
     return servable
+
+
+def _served_by(permitted: Sequence[tuple[RoutableCredential, str]]) -> str:
+    """What the providers of these credentials can do, for the 501's message."""
+    adapters = [ADAPTERS.get(credential.api_style) for credential, _ in permitted]
+    kinds = {KIND_NAMES[kind] for adapter in adapters if adapter is not None for kind in adapter.kinds}
+    return ", ".join(sorted(kinds)) or "nothing yet"
 
 
 def order_candidates(

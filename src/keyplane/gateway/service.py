@@ -20,13 +20,23 @@ from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.billing.pricing import PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
+from keyplane.gateway.adapters import ADAPTERS, CHAT_STYLES, STYLES_FOR
+from keyplane.gateway.adapters.base import (
+    NO_HEADERS,
+    OPENAI,
+    OPERATION_DIALECTS,
+    OPERATION_KINDS,
+    Adapter,
+    Dialect,
+)
 from keyplane.gateway.http import DeadlineExceeded
 from keyplane.gateway.key_cache import KeyCache, KeyRecord
 from keyplane.gateway.loop import LOOP_HEADER, loop_mark, refuse_own_mark
+from keyplane.gateway.messages import cap_max_tokens
 from keyplane.gateway.metering import UsageMeter, usage_anomaly
+from keyplane.gateway.outgoing import answer_body, upstream_body, upstream_request
 from keyplane.gateway.ratelimit import RateLimiter
 from keyplane.gateway.route_policy import (
-    NATIVE_STYLES,
     RoutingPolicy,
     check_overrides,
     order_candidates,
@@ -40,7 +50,6 @@ from keyplane.gateway.settlement import (
     delivered_usage,
     provider_refusal,
     stream_status,
-    usage_from,
 )
 from keyplane.gateway.shared_limits import SharedRateLimiter
 from keyplane.gateway.snapshot import WorkspaceView, WorkspaceViews
@@ -57,11 +66,9 @@ from keyplane.gateway.upstream import (
     UpstreamFailure,
     UpstreamResponse,
     deadline_failure,
-    upstream_headers,
-    upstream_url,
 )
 from keyplane.models.base import utcnow
-from keyplane.providers.eligibility import RoutableCredential, route_model
+from keyplane.providers.eligibility import RoutableCredential, route_model, serves_all_models
 from keyplane.providers.policy import ProviderPolicy
 from keyplane.usage.writer import UsageEvent
 
@@ -78,7 +85,7 @@ class Admission:
 
     request_id: str
     key: KeyRecord
-    operation: str  # "chat/completions" | "embeddings"
+    operation: str  # "chat/completions" | "embeddings" | "messages" (adapters/base.py OPERATION_KINDS)
     model: str
     body: dict[str, Any]
     raw_body: bytes
@@ -90,6 +97,12 @@ class Admission:
     client_wants_usage: bool
     started: float = field(default_factory=time.perf_counter)
     settled: bool = False
+    dialect: Dialect = OPENAI  # the caller's
+    max_tokens: int = 0  # what the reservation assumed, sent where the upstream requires a number
+    # The caller's `anthropic-*` headers, for Anthropic upstreams.
+    client_headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
+    # Translated request bodies by (adapter dialect, upstream model): made once, tried on each candidate.
+    translated: dict[tuple[str, str], tuple[dict[str, Any], bytes]] | None = None
 
 
 @dataclass(slots=True)
@@ -101,6 +114,7 @@ class Forwarded:
     upstream_model: str
     body: bytes = b""
     payload: Any = None
+    adapter: Adapter = ADAPTERS["openai"]
 
 
 def _json_or_none(body: bytes) -> Any:
@@ -144,7 +158,8 @@ class Gateway:
         self.latencies: dict[str, float] = {}
         self.default_max_tokens = settings.gateway_default_max_tokens
         self._route_cache: dict[
-            tuple[int, str], tuple[WorkspaceView, RoutingPolicy, list[tuple[RoutableCredential, str]]]
+            tuple[int, str, frozenset[str]],
+            tuple[WorkspaceView, RoutingPolicy, list[tuple[RoutableCredential, str]]],
         ] = {}
         self._subject_cache: dict[tuple[Any, ...], tuple[KeyRecord, WorkspaceView, list[LimitSubject]]] = {}
 
@@ -180,7 +195,14 @@ class Gateway:
         return key
 
     async def admit(
-        self, key: KeyRecord, operation: str, body: dict[str, Any], raw_body: bytes, *, request_id: str = ""
+        self,
+        key: KeyRecord,
+        operation: str,
+        body: dict[str, Any],
+        raw_body: bytes,
+        *,
+        request_id: str = "",
+        client_headers: Mapping[str, str] = NO_HEADERS,
     ) -> Admission:
         """Model allowed, rate limits, route, worst-case reservation: raises 403/429/404/501/402."""
         model = body["model"]
@@ -194,7 +216,7 @@ class Gateway:
         view = await self.views.get(key.org_id, key.workspace_id)
         changed = "provider" in body
         overrides = check_overrides(body.pop("provider", None), allowed=view.allow_overwrite)
-        policy, routable = self._routes_for(view, model, overrides)
+        policy, routable = self._routes_for(view, model, overrides, STYLES_FOR[OPERATION_KINDS[operation]])
         candidates = order_candidates(routable, policy, self.rng, self.latencies)
 
         stream = body.get("stream") is True
@@ -214,11 +236,14 @@ class Gateway:
                 if not wants_usage:
                     body["stream_options"] = {**(options or {}), "include_usage": True}
                     changed = True
+        elif operation == "messages":
+            max_out, capped = cap_max_tokens(body, policy.max_tokens_cap)
+            changed = changed or capped
         prompt_estimate = len(raw_body) // BYTES_PER_TOKEN_ESTIMATE + 16
 
         table = self.prices.fresh_table() or await self.prices.table()
         worst = max(
-            price_in(table, (model, upstream)).cost_nanos(prompt_estimate, max_out)
+            price_in(table, (model, upstream)).worst_cost_nanos(prompt_estimate, max_out)
             for _, upstream in candidates
         )
         reservation = await self._reserve(key, view, candidates, worst)
@@ -239,24 +264,38 @@ class Gateway:
             prompt_estimate=prompt_estimate,
             stream=stream,
             client_wants_usage=wants_usage,
+            dialect=OPERATION_DIALECTS[operation],
+            max_tokens=max_out,
+            client_headers=client_headers,
         )
 
     def _routes_for(
-        self, view: WorkspaceView, model: str, overrides: Mapping[str, Any]
+        self, view: WorkspaceView, model: str, overrides: Mapping[str, Any], styles: frozenset[str]
     ) -> tuple[RoutingPolicy, list[tuple[RoutableCredential, str]]]:
-        """Policy and routable credentials; cached per view snapshot and model when not overridden."""
+        """Policy and routable credentials; cached per view snapshot, model and styles when not overridden."""
         if overrides:
             policy = policy_from(view.inference_config, overrides)
-            return policy, route_candidates(view.credentials, model, policy)
-        cached = self._route_cache.get((id(view), model))
+            return policy, route_candidates(view.credentials, model, policy, styles)
+        cached = self._route_cache.get((id(view), model, styles))
         if cached is not None and cached[0] is view:
             return cached[1], cached[2]
         policy = policy_from(view.inference_config, {})
-        routable = route_candidates(view.credentials, model, policy)
+        routable = route_candidates(view.credentials, model, policy, styles)
         if len(self._route_cache) > ROUTE_CACHE_SIZE:
             self._route_cache.clear()
-        self._route_cache[(id(view), model)] = (view, policy, routable)
+        self._route_cache[(id(view), model, styles)] = (view, policy, routable)
         return policy, routable
+
+    async def plan(
+        self, key: KeyRecord, model: str, body: dict[str, Any], kind: str
+    ) -> list[tuple[RoutableCredential, str]]:
+        """The candidates in try order for a request that reserves nothing (token counting)."""
+        if not key.allows_model(model):
+            raise Forbidden(f"This key may not use the model '{model[:200]}'", code="model_not_allowed")
+        view = await self.views.get(key.org_id, key.workspace_id)
+        overrides = check_overrides(body.pop("provider", None), allowed=view.allow_overwrite)
+        policy, routable = self._routes_for(view, model, overrides, STYLES_FOR[kind])
+        return order_candidates(routable, policy, self.rng, self.latencies)
 
     async def _reserve(
         self,
@@ -294,28 +333,31 @@ class Gateway:
     # -- forward -----------------------------------------------------------------------------
 
     def upstream_body(self, admission: Admission, upstream_model: str) -> bytes:
-        if not admission.body_changed and upstream_model == admission.model:
-            return admission.raw_body
-        return orjson.dumps({**admission.body, "model": upstream_model})
+        return upstream_body(admission, upstream_model)
+
+    def answer_body(self, admission: Admission, forwarded: Forwarded) -> bytes:
+        return answer_body(admission, forwarded)
 
     async def forward(self, admission: Admission) -> Forwarded:
         """Try the candidates in order; connection errors, timeouts, the deadline, 5xx, 429, redirects
         and (for buffered answers) unreadable bodies fall back to the next one. Streams return once
-        their first bytes arrived."""
+        their first bytes arrived. A request no candidate's dialect can express raises the first
+        translation's BadRequest."""
         errors: list[str] = []
         last: UpstreamFailure | None = None
+        untranslatable: BadRequest | None = None
         for credential, upstream_model in admission.candidates:
-            url = upstream_url(credential, admission.operation, upstream_model)
-            headers = upstream_headers(credential)
-            headers[LOOP_HEADER] = self.loop_mark
+            adapter = ADAPTERS[credential.api_style]
+            try:
+                request = upstream_request(admission, adapter, credential, upstream_model)
+            except BadRequest as exc:  # this adapter's dialect cannot say it; another one may
+                untranslatable = untranslatable or exc
+                continue
+            request.headers[LOOP_HEADER] = self.loop_mark
             started = time.perf_counter()
             try:
                 response = await self.upstream.send(
-                    "POST",
-                    url,
-                    headers,
-                    self.upstream_body(admission, upstream_model),
-                    guarded=credential.egress_guarded,
+                    "POST", request.url, request.headers, request.body, guarded=credential.egress_guarded
                 )
                 status = response.status
                 if status >= 500 or status == 429 or 300 <= status < 400:
@@ -324,7 +366,7 @@ class Gateway:
                         f"The provider answered HTTP {status}" + (" (a redirect)" if status < 400 else ""),
                         status=429 if status == 429 else 502,
                     )
-                forwarded = Forwarded(response, credential, upstream_model)
+                forwarded = Forwarded(response, credential, upstream_model, adapter=adapter)
                 if not admission.stream or status >= 400:
                     forwarded.body = await self._read(response)
                     forwarded.payload = _json_or_none(forwarded.body)
@@ -339,7 +381,9 @@ class Gateway:
                 continue
             self._observe(credential.uid, time.perf_counter() - started)
             return forwarded
-        assert last is not None
+        if last is None:
+            assert untranslatable is not None
+            raise untranslatable
         if len(errors) > 1:
             last.message = "All providers failed: " + "; ".join(errors)
         raise last
@@ -388,7 +432,7 @@ class Gateway:
 
     async def settle_answer(self, admission: Admission, forwarded: Forwarded) -> None:
         """A buffered answer: charge the usage it reports."""
-        usage = usage_from(forwarded.payload) or NO_USAGE
+        usage = forwarded.adapter.usage(forwarded.payload) or NO_USAGE
         table = (self.prices.fresh_table() or await self.prices.table()) if usage.needs_price() else None
         cost = cost_nanos(usage, table, (admission.model, forwarded.upstream_model))
         status = forwarded.response.status
@@ -448,6 +492,7 @@ class Gateway:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             cost_nanousd=cost,
             latency_ms=int((time.perf_counter() - admission.started) * 1000),
             status_code=status,
@@ -464,11 +509,14 @@ class Gateway:
         policy = policy_from(view.inference_config, {})
         owners: dict[str, str] = {}
         for credential in view.credentials:
-            if credential.api_style not in NATIVE_STYLES:
+            if credential.api_style not in CHAT_STYLES:
                 continue
             if policy.allowed_providers and credential.provider not in policy.allowed_providers:
                 continue
-            names = [*credential.models, *credential.aliases]
+            served = (
+                credential.discovered_models if serves_all_models(credential.models) else credential.models
+            )
+            names = [*served, *credential.aliases]
             for name in names:
                 if name != "*" and route_model(credential, name) is not None:
                     owners.setdefault(name, credential.provider)

@@ -27,8 +27,9 @@ MAX_REPORTED_COST_USD = 100
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens read from a cache (part of prompt_tokens)
     reported_cost_nanos: int | None = None
+    cache_write_tokens: int = 0  # prompt tokens written to a cache (part of prompt_tokens)
     clamped: bool = False  # the provider reported absurd numbers (an anomaly worth a log line)
 
     def needs_price(self) -> bool:
@@ -41,6 +42,12 @@ NO_USAGE = Usage()  # shared, never mutated: failures and refusals charge nothin
 
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def bounded_tokens(*counts: int) -> tuple[tuple[int, ...], bool]:
+    """Token counts within 0..MAX_USAGE_TOKENS, and whether any had to be clamped (every dialect)."""
+    bounded = tuple(min(max(n, 0), MAX_USAGE_TOKENS) for n in counts)
+    return bounded, bounded != counts
 
 
 def usage_from(payload: Any) -> Usage | None:
@@ -58,8 +65,7 @@ def usage_from(payload: Any) -> Usage | None:
         _count(usage.get("completion_tokens")),
         _count(details.get("cached_tokens")) if isinstance(details, dict) else 0,
     )
-    prompt, completion, cached = (min(max(n, 0), MAX_USAGE_TOKENS) for n in raw)
-    clamped = (prompt, completion, cached) != raw
+    (prompt, completion, cached), clamped = bounded_tokens(*raw)
     cost = usage.get("cost")
     reported = None
     if isinstance(cost, int | float) and not isinstance(cost, bool):
@@ -67,7 +73,7 @@ def usage_from(payload: Any) -> Usage | None:
             reported = usd_to_nanos(float(cost))
         else:
             clamped = True
-    return Usage(prompt, completion, cached, reported, clamped)
+    return Usage(prompt, completion, cached, reported, clamped=clamped)
 
 
 def delivered_usage(reported: Usage | None, *, prompt_estimate: int, content_events: int) -> Usage:
@@ -91,7 +97,9 @@ def cost_nanos(usage: Usage, table: Mapping[str, Price] | None, names: tuple[str
     if table is None or not (usage.prompt_tokens or usage.completion_tokens):
         return 0
     price = price_in(table, names)
-    return price.cost_nanos(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+    return price.cost_nanos(
+        usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens
+    )
 
 
 def provider_refusal(status: int, payload: Any) -> tuple[int, str, str]:

@@ -17,4 +17,6 @@ class ModelPrice(Base):
     input_nanousd_per_mtok: Mapped[int] = mapped_column(BigInteger, default=0)
     output_nanousd_per_mtok: Mapped[int] = mapped_column(BigInteger, default=0)
     cached_nanousd_per_mtok: Mapped[int] = mapped_column(BigInteger, default=0)
+    # NULL: prompt tokens written to a cache cost the input price.
+    cache_write_nanousd_per_mtok: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -31,4 +31,5 @@ class UsageRollup(Base):
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     cost_nanousd: Mapped[int] = mapped_column(BigInteger, default=0)

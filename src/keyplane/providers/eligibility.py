@@ -67,6 +67,8 @@ class RoutableCredential:
     egress_guarded: bool
     # Resolved provider-specific values the translating adapters need (region, project, ...).
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # What model discovery found (listed by /v1/models when `models` serves every model).
+    discovered_models: tuple[str, ...] = ()
 
 
 def serves_all_models(models: Sequence[str]) -> bool:
@@ -231,6 +233,7 @@ def to_routable(
         uid=row.uid,
         egress_guarded=not rules.trusted and not override,
         extra=MappingProxyType(extra),
+        discovered_models=tuple(row.discovered_models or ()),
     )
 
 

@@ -12,6 +12,7 @@ SURFACE_PREFIXES: tuple[tuple[str, str], ...] = (
     ("/api/v1/models", "openai"),
     ("/api/v1/completions", "openai"),
     ("/v1/manage/", "cortecs"),
+    ("/v1/messages", "anthropic"),
     ("/v1/", "openai"),
     ("/api/providers", "bifrost"),
     ("/api/keys", "bifrost"),
@@ -28,6 +29,19 @@ OPENAI_ERROR_TYPES = {
     409: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
+}
+
+# Anthropic's error types by status (its API reference, "Errors"); out of limit or balance: billing.
+ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
 }
 
 
@@ -64,12 +78,18 @@ def _openai(status: int, code: str, message: str, request_id: str) -> dict[str, 
     return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
 
 
+def _anthropic(status: int, code: str, message: str, request_id: str) -> dict[str, Any]:
+    error_type = ANTHROPIC_ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
+
+
 ERROR_BODIES: dict[str, Callable[[int, str, str, str], dict[str, Any]]] = {
     "openrouter": _openrouter,
     "cortecs": _cortecs,
     "portal": _portal,
     "bifrost": _bifrost,
     "openai": _openai,
+    "anthropic": _anthropic,
 }
 
 

@@ -19,13 +19,15 @@ router = APIRouter(
 
 
 class PriceBody(BaseModel):
-    """USD per million tokens; `cached` 0 charges cached prompt tokens at the input price."""
+    """USD per million tokens; `cached` 0 charges cache reads at the input price, `cache_write`
+    omitted or null charges cache writes at the input price."""
 
     model_config = ConfigDict(extra="forbid")
 
     input: StrictFloat | StrictInt
     output: StrictFloat | StrictInt
     cached: StrictFloat | StrictInt = 0
+    cache_write: StrictFloat | StrictInt | None = None
 
 
 @router.get("")
@@ -54,6 +56,7 @@ async def put_price(
         input_usd=float(body.input),
         output_usd=float(body.output),
         cached_usd=float(body.cached),
+        cache_write_usd=None if body.cache_write is None else float(body.cache_write),
     )
     return {"data": price_as_dict(model.strip(), price, source="operator")}
 

@@ -32,6 +32,7 @@ METRICS = (
     "prompt_tokens",
     "completion_tokens",
     "cached_tokens",
+    "cache_write_tokens",
     "cost_nanousd",
     "byok_cost_nanousd",
 )
@@ -213,6 +214,7 @@ def _sums(table: type[UsageRecord] | type[UsageRollup]) -> list[ColumnElement[An
         func.coalesce(func.sum(table.prompt_tokens), 0),
         func.coalesce(func.sum(table.completion_tokens), 0),
         func.coalesce(func.sum(table.cached_tokens), 0),
+        func.coalesce(func.sum(table.cache_write_tokens), 0),
         func.coalesce(func.sum(cost), 0),
         func.coalesce(func.sum(case((table.is_byok.is_(True), cost), else_=0)), 0),
     ]
@@ -224,7 +226,8 @@ async def grouped_usage(
     """Requests, tokens and cost (nano-USD, BYOK share apart) per day (ascending), model or key.
 
     Rows: {"day"|"model"|"key_id" (+ "key_hash", "key_name"), "requests", "prompt_tokens",
-    "completion_tokens", "cached_tokens", "total_tokens", "cost_nanousd", "byok_cost_nanousd"}.
+    "completion_tokens", "cached_tokens", "cache_write_tokens", "total_tokens", "cost_nanousd",
+    "byok_cost_nanousd"}.
     Model and key groups come most expensive first.
     """
     if group_by not in GROUP_BYS:

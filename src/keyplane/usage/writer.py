@@ -33,6 +33,7 @@ class UsageEvent:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     cost_nanousd: int = 0
     latency_ms: int = 0
     status_code: int = 200
@@ -79,7 +80,14 @@ def guard_event(event: UsageEvent) -> bool:
 
 
 ROLLUP_KEY = ("day", "key_id", "model", "provider", "is_byok")
-ROLLUP_SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_tokens", "cost_nanousd")
+ROLLUP_SUMS = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "cost_nanousd",
+)
 
 
 def _rollup_rows(events: Sequence[UsageEvent]) -> list[dict[str, Any]]:
@@ -99,6 +107,7 @@ def _rollup_rows(events: Sequence[UsageEvent]) -> list[dict[str, Any]]:
         row["prompt_tokens"] += event.prompt_tokens
         row["completion_tokens"] += event.completion_tokens
         row["cached_tokens"] += event.cached_tokens
+        row["cache_write_tokens"] += event.cache_write_tokens
         row["cost_nanousd"] += event.cost_nanousd
     return list(grouped.values())
 

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible gateway as a raw ASGI layer in front of FastAPI.
+"""The OpenAI-compatible (and Anthropic-compatible) gateway as a raw ASGI layer in front of FastAPI.
 
 Gateway paths skip FastAPI's routing, dependency injection and pydantic entirely: bytes in, orjson,
 the rules in keyplane.gateway.service, bytes out. Every other path falls through to FastAPI.
@@ -18,15 +18,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, KeyplaneError, PayloadTooLarge, ServiceUnavailable
+from keyplane.gateway.adapters import translate
+from keyplane.gateway.adapters.openai import SseRelay
 from keyplane.gateway.loop import LOOP_HEADER
+from keyplane.gateway.messages import check_messages_body, count_tokens
 from keyplane.gateway.service import Admission, Forwarded, Gateway, check_chat_body, check_embeddings_body
-from keyplane.gateway.settlement import Usage, usage_from
 from keyplane.gateway.upstream import TRANSPORT_ERRORS, UpstreamFailure
 from keyplane.surfaces.error_shapes import error_body
+from keyplane.surfaces.gateway.anthropic_shapes import anthropic_models, client_headers
 
 logger = logging.getLogger("keyplane.gateway")
 
 CHAT, EMBEDDINGS, MODELS = "chat/completions", "embeddings", "models"
+MESSAGES, COUNT_TOKENS = "messages", "messages/count_tokens"  # Anthropic's paths (`?beta=true` too)
 ROUTES: dict[str, tuple[str, str]] = {
     "/v1/chat/completions": ("POST", CHAT),
     "/v1/embeddings": ("POST", EMBEDDINGS),
@@ -34,7 +38,10 @@ ROUTES: dict[str, tuple[str, str]] = {
     "/api/v1/chat/completions": ("POST", CHAT),
     "/api/v1/embeddings": ("POST", EMBEDDINGS),
     "/api/v1/models": ("GET", MODELS),
+    "/v1/messages": ("POST", MESSAGES),
+    "/v1/messages/count_tokens": ("POST", COUNT_TOKENS),
 }
+__all__ = ["ROUTES", "GatewayFastAPI", "GatewayHandler", "GatewayMiddleware", "SseRelay"]
 JSON_HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -115,18 +122,31 @@ class GatewayHandler:
                 raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
             gateway = gateway_service(self.context)
             gateway.refuse_loop(_headers(scope, LOOP_HEADER_NAME))
-            key = await gateway.authenticate(_header(scope, b"authorization"))
+            key = await gateway.authenticate(_authorization(scope))
             if operation == MODELS:
                 data = await gateway.list_models(key)
-                await _send_json(send, 200, {"object": "list", "data": data})
+                anthropic = _header(scope, b"anthropic-version") is not None
+                await _send_json(
+                    send, 200, anthropic_models(data) if anthropic else {"object": "list", "data": data}
+                )
                 return
             raw = await self._read_body(receive)
             try:
                 parsed = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 raise BadRequest("Malformed JSON body", code="invalid_json") from None
-            body = check_chat_body(parsed) if operation == CHAT else check_embeddings_body(parsed)
-            admission = await gateway.admit(key, operation, body, raw, request_id=_request_id(scope))
+            if operation in (CHAT, EMBEDDINGS):
+                body = check_chat_body(parsed) if operation == CHAT else check_embeddings_body(parsed)
+                admission = await gateway.admit(key, operation, body, raw, request_id=_request_id(scope))
+            else:  # Anthropic's Messages paths: its headers go upstream, its count reserves nothing
+                body = check_messages_body(parsed, counting=operation == COUNT_TOKENS)
+                headers = client_headers(scope["headers"])
+                if operation == COUNT_TOKENS:
+                    await _send_json(send, 200, await count_tokens(gateway, key, body, raw, headers))
+                    return
+                admission = await gateway.admit(
+                    key, operation, body, raw, request_id=_request_id(scope), client_headers=headers
+                )
         except KeyplaneError as exc:
             status = 405 if exc.code == "method_not_allowed" else exc.status_code
             await _send_error(scope, send, status, exc.code, exc.message, exc.headers)
@@ -161,6 +181,10 @@ class GatewayHandler:
             gateway.settle_failed(admission, exc.status, exc.message)
             await _send_error(scope, send, exc.status, "upstream_error", exc.message)
             return
+        except KeyplaneError as exc:  # no candidate's dialect can express the request
+            gateway.settle_failed(admission, exc.status_code, exc.message)
+            await _send_error(scope, send, exc.status_code, exc.code, exc.message)
+            return
         except Exception:
             logger.exception("gateway failed while forwarding")
             gateway.settle_failed(admission, 500, "internal error")
@@ -175,7 +199,8 @@ class GatewayHandler:
                 await _send_error(scope, send, status, code, message)
             elif not admission.stream:
                 await gateway.settle_answer(admission, forwarded)
-                await _send_raw(send, forwarded.response.status, forwarded.body, JSON_HEADERS)
+                body = gateway.answer_body(admission, forwarded)
+                await _send_raw(send, forwarded.response.status, body, JSON_HEADERS)
             else:
                 await self._stream(send, gateway, admission, forwarded)
         finally:
@@ -184,7 +209,12 @@ class GatewayHandler:
 
     async def _stream(self, send: Send, gateway: Gateway, admission: Admission, forwarded: Forwarded) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-        relay = SseRelay(strip_usage=not admission.client_wants_usage)
+        relay = translate.stream_relay(
+            forwarded.adapter,
+            admission.dialect,
+            model=admission.model,
+            wants_usage=admission.client_wants_usage,
+        )
         error: str | None = None
         client_gone = False
         try:
@@ -198,8 +228,10 @@ class GatewayHandler:
                         break
         except TRANSPORT_ERRORS as exc:
             error = f"The provider's stream broke off: {type(exc).__name__}"
-        if error is None and not relay.done and not client_gone:
-            error = "The provider's stream ended before [DONE]"
+        if error is None and relay.failed is not None:
+            error = relay.failed  # the provider's error event, already relayed
+        elif error is None and not relay.done and not client_gone:
+            error = "The provider's stream ended before it was complete"
         await gateway.settle_stream(
             admission,
             forwarded,
@@ -211,69 +243,12 @@ class GatewayHandler:
         if client_gone:
             return
         tail = relay.flush()
-        if error is not None:
-            payload = {
-                "error": {"message": error, "type": "api_error", "param": None, "code": "upstream_error"}
-            }
-            tail += b"data: " + orjson.dumps(payload) + b"\n\n"
+        if error is not None and error != relay.failed:
+            tail += relay.error_event(error)
         try:
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         except OSError:
             return
-
-
-class SseRelay:
-    """Split the upstream's server-sent events; keep its usage; drop the usage chunk we asked for."""
-
-    def __init__(self, *, strip_usage: bool) -> None:
-        self.strip_usage = strip_usage
-        self.buffer = b""
-        self.usage: Usage | None = None
-        self.done = False
-        self.content_events = 0
-
-    def feed(self, chunk: bytes) -> bytes:
-        self.buffer += chunk
-        if b"\r" in self.buffer:
-            self.buffer = self.buffer.replace(b"\r\n", b"\n")
-        end = self.buffer.rfind(b"\n\n")
-        if end < 0:
-            return b""
-        complete, self.buffer = self.buffer[: end + 2], self.buffer[end + 2 :]
-        if b'"usage"' not in complete and b"[DONE]" not in complete:
-            self.content_events += complete.count(b'"content"')
-            return complete
-        kept: list[bytes] = []
-        for event in complete.split(b"\n\n"):
-            if not event:
-                continue
-            if self._keep(event):
-                kept.append(event + b"\n\n")
-        return b"".join(kept)
-
-    def _keep(self, event: bytes) -> bool:
-        data = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
-        if data == b"[DONE]":
-            self.done = True
-            return True
-        if b'"content"' in data:
-            self.content_events += 1
-        if b'"usage"' not in data:
-            return True
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return True
-        usage = usage_from(payload)
-        if usage is not None:
-            self.usage = usage
-            if self.strip_usage and isinstance(payload, dict) and not payload.get("choices"):
-                return False
-        return True
-
-    def flush(self) -> bytes:
-        rest, self.buffer = self.buffer, b""
-        return rest
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -281,6 +256,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _authorization(scope: Scope) -> str | None:
+    """The Authorization header, else an Anthropic client's `x-api-key` as a bearer token."""
+    found = _header(scope, b"authorization")
+    if found is None:
+        key = _header(scope, b"x-api-key")
+        return f"Bearer {key}" if key else None
+    return found
 
 
 def _headers(scope: Scope, name: bytes) -> list[str]:
