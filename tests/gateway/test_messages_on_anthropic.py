@@ -5,6 +5,7 @@ blocks untouched), enforced and metered by the gateway, refused in Anthropic's e
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import anthropic
 import httpx
@@ -266,10 +267,11 @@ async def test_an_error_event_mid_stream_is_relayed_once_and_metered_502(
 
 async def test_refusals_use_anthropics_error_shape(
     gateway_setup: GatewaySetup,
-    served: ServedApp,
+    serve_app: Callable[..., ServedApp],
     anthropic_upstream: RunningUpstream,
     http: httpx.AsyncClient,
 ) -> None:
+    served = serve_app(enforce_operator_balance=True)  # the empty balance gives the 402
     key = await _ready(gateway_setup, anthropic_upstream, "claude-fake-1", credit=0.0)
     url = served.base_url + "/v1/messages"
     ok = {"model": "claude-fake-1", "max_tokens": 10, "messages": HI}

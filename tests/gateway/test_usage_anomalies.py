@@ -3,6 +3,8 @@ drains a balance: it is clamped and flagged, and a charge beyond the reservation
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from prometheus_client import REGISTRY
 
@@ -58,8 +60,9 @@ async def test_absurd_usage_is_clamped_flagged_and_never_blocks_later_records(
 
 
 async def test_a_charge_beyond_the_reservation_is_charged_and_flagged_as_an_anomaly(
-    setup: GatewaySetup, served: ServedApp, fault_upstream: FaultUpstream
+    setup: GatewaySetup, serve_app: Callable[..., ServedApp], fault_upstream: FaultUpstream
 ) -> None:
+    served = serve_app(enforce_operator_balance=True)  # the balance holds this request's reservation
     await setup.add_credential(models=["usage"], url=fault_upstream.url)
     await setup.set_price("usage", 2.0, 8.0)
     await setup.add_credit(10.0)
