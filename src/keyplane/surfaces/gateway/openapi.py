@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from keyplane.surfaces.error_models import DESCRIPTIONS, ERROR_MODELS
+from keyplane.surfaces.error_models import DESCRIPTIONS, ERROR_MODELS, UNKNOWN_ERROR
 from keyplane.surfaces.error_shapes import surface_for_path
 from keyplane.surfaces.gateway.asgi import CHAT, EMBEDDINGS, MODELS, ROUTES
 
@@ -115,7 +115,7 @@ OPERATIONS: dict[str, Operation] = {
         SEND_ERRORS,
         relays_refusals=True,
     ),
-    MODELS: Operation("The models this key may call", None, GatewayModelList, (401, 403, 503, 508)),
+    MODELS: Operation("The models this key may call", None, GatewayModelList, (401, 403, 413, 503, 508)),
 }
 
 
@@ -134,7 +134,8 @@ def gateway_openapi() -> tuple[dict[str, Any], dict[str, Any]]:
         operation = OPERATIONS.get(name)
         if operation is None:  # a new gateway route without models: tests/surfaces fail on it
             continue
-        error = {"application/json": {"schema": ref(ERROR_MODELS[surface_for_path(path)])}}
+        model = ERROR_MODELS.get(surface_for_path(path))
+        error = {"application/json": {"schema": ref(model) if model is not None else UNKNOWN_ERROR}}
         content: dict[str, Any] = {"application/json": {"schema": ref(operation.answer)}}
         if operation.streams:
             content["text/event-stream"] = {"schema": ref(StreamEvent)}
