@@ -34,6 +34,7 @@ from keyplane.surfaces.error_handlers import install_error_handlers
 from keyplane.surfaces.gateway import GatewayFastAPI, mount_gateway, start_gateway
 from keyplane.surfaces.middleware import RequestContextMiddleware
 from keyplane.surfaces.native_providers import router as provider_router
+from keyplane.surfaces.openapi import install_openapi
 
 logger = logging.getLogger("keyplane")
 
@@ -98,5 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     mount_gateway(app, context)
+    install_openapi(app)  # after every router: the document covers them and the gateway's routes
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

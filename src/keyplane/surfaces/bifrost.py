@@ -26,8 +26,28 @@ from keyplane.providers.policy import ProviderPolicy
 from keyplane.providers.schemas import CredentialIn
 from keyplane.providers.secrets import SecretBox, box_for
 from keyplane.providers.service import Visibility, shows_details
+from keyplane.surfaces.bifrost_schemas import (
+    AnyProviderKey,
+    EnvVarOut,
+    PlatformProviderKey,
+    ProviderKey,
+    ProviderKeyList,
+)
+from keyplane.surfaces.error_models import error_responses
 
-router = APIRouter(prefix="/api", tags=["bifrost"], dependencies=[Depends(require_management_key)])
+router = APIRouter(
+    prefix="/api",
+    tags=["bifrost"],
+    dependencies=[Depends(require_management_key)],
+    responses=error_responses("bifrost", 400, 401, 403),
+)
+# exclude_unset: a provider config block the key does not have stays out of the answer.
+ONE_KEY: dict[str, Any] = {
+    "response_model": AnyProviderKey,
+    "response_model_exclude_unset": True,
+    "responses": error_responses("bifrost", 404),
+}
+WRITE: dict[str, Any] = {**ONE_KEY, "responses": error_responses("bifrost", 404, 409)}
 
 
 def secret_box(request: Request) -> SecretBox:
@@ -43,25 +63,13 @@ def provider_policy(request: Request) -> ProviderPolicy:
     return ProviderPolicy.from_settings(get_context(request).settings)
 
 
-def key_object(row: ProviderCredential, principal: Principal) -> dict[str, Any]:
+def key_object(row: ProviderCredential, principal: Principal) -> AnyProviderKey:
     """Seed 003's key object, secrets redacted; keyplane adds provider, platform, discovered_models."""
     if not shows_details(principal, row):
-        return {
-            "id": row.id,
-            "name": row.name,
-            "models": list(row.models or []),
-            "provider": row.provider,
-            "platform": True,
-        }
-    body: dict[str, Any] = {
-        "id": row.id,
-        "name": row.name,
-        "value": render_field(row.value),
-        "models": list(row.models or []),
-        "blacklisted_models": list(row.blacklisted_models or []),
-        "weight": row.weight,
-        "aliases": dict(row.aliases or {}),
-    }
+        return PlatformProviderKey(
+            id=row.id, name=row.name, models=list(row.models or []), provider=row.provider, platform=True
+        )
+    blocks: dict[str, Any] = {}
     for field in CONFIG_FIELDS:
         block = (row.config or {}).get(field)
         if isinstance(block, dict):
@@ -69,44 +77,57 @@ def key_object(row: ProviderCredential, principal: Principal) -> dict[str, Any]:
             for name in ENV_FIELDS.get(field, ()):
                 if name in rendered:
                     rendered[name] = render_field(rendered[name])
-            body[field] = rendered
-    body.update(
-        {
-            "enabled": row.enabled,
-            "use_for_batch_api": row.use_for_batch_api,
-            "config_hash": row.config_hash,
-            "status": row.status,
-            "description": row.description,
-            "provider": row.provider,
-            "platform": row.org_id is None,
-            "discovered_models": list(row.discovered_models or []),
-        }
+            blocks[field] = rendered
+    value = render_field(row.value)
+    return ProviderKey(
+        id=row.id,
+        name=row.name,
+        value=EnvVarOut(**value) if value is not None else None,
+        models=list(row.models or []),
+        blacklisted_models=list(row.blacklisted_models or []),
+        weight=row.weight,
+        aliases=dict(row.aliases or {}),
+        **blocks,
+        enabled=row.enabled,
+        use_for_batch_api=row.use_for_batch_api,
+        config_hash=row.config_hash,
+        status=row.status,
+        description=row.description,
+        provider=row.provider,
+        platform=row.org_id is None,
+        discovered_models=list(row.discovered_models or []),
     )
-    return body
 
 
-@router.get("/keys")
-async def list_all_keys(request: Request, session: Session, principal: ProvidersReader) -> list[Any]:
+@router.get("/keys", response_model=list[AnyProviderKey], response_model_exclude_unset=True)
+async def list_all_keys(
+    request: Request, session: Session, principal: ProvidersReader
+) -> list[AnyProviderKey]:
     rows = await credentials.list_credentials(
         session=session, principal=principal, provider=None, visibility=visibility(request)
     )
     return [key_object(row, principal) for row in rows]
 
 
-@router.get("/providers/{provider}/keys")
+@router.get(
+    "/providers/{provider}/keys",
+    response_model=ProviderKeyList,
+    response_model_exclude_unset=True,
+    responses=error_responses("bifrost", 404),
+)
 async def list_provider_keys(
     provider: str, request: Request, session: Session, principal: ProvidersReader
-) -> dict[str, Any]:
+) -> ProviderKeyList:
     rows = await credentials.list_credentials(
         session=session, principal=principal, provider=provider, visibility=visibility(request)
     )
-    return {"keys": [key_object(row, principal) for row in rows], "total": len(rows)}
+    return ProviderKeyList(keys=[key_object(row, principal) for row in rows], total=len(rows))
 
 
-@router.post("/providers/{provider}/keys")
+@router.post("/providers/{provider}/keys", **WRITE)
 async def create_key(
     provider: str, body: CredentialIn, request: Request, session: Session, principal: ProvidersWriteAdmin
-) -> dict[str, Any]:
+) -> AnyProviderKey:
     row = await credentials.create_credential(
         session=session,
         principal=principal,
@@ -118,10 +139,10 @@ async def create_key(
     return key_object(row, principal)
 
 
-@router.get("/providers/{provider}/keys/{key_id}")
+@router.get("/providers/{provider}/keys/{key_id}", **ONE_KEY)
 async def get_key(
     provider: str, key_id: str, request: Request, session: Session, principal: ProvidersReader
-) -> dict[str, Any]:
+) -> AnyProviderKey:
     row = await credentials.get_credential(
         session=session,
         principal=principal,
@@ -132,7 +153,7 @@ async def get_key(
     return key_object(row, principal)
 
 
-@router.put("/providers/{provider}/keys/{key_id}")
+@router.put("/providers/{provider}/keys/{key_id}", **WRITE)
 async def replace_key(
     provider: str,
     key_id: str,
@@ -140,7 +161,7 @@ async def replace_key(
     request: Request,
     session: Session,
     principal: ProvidersWriteAdmin,
-) -> dict[str, Any]:
+) -> AnyProviderKey:
     row = await credentials.replace_credential(
         session=session,
         principal=principal,
@@ -154,10 +175,10 @@ async def replace_key(
     return key_object(row, principal)
 
 
-@router.delete("/providers/{provider}/keys/{key_id}")
+@router.delete("/providers/{provider}/keys/{key_id}", **ONE_KEY)
 async def delete_key(
     provider: str, key_id: str, request: Request, session: Session, principal: ProvidersWriteAdmin
-) -> dict[str, Any]:
+) -> AnyProviderKey:
     row = await credentials.delete_credential(
         session=session,
         principal=principal,
@@ -168,10 +189,10 @@ async def delete_key(
     return key_object(row, principal)
 
 
-@router.post("/providers/{provider}/keys/{key_id}/refresh-models")
+@router.post("/providers/{provider}/keys/{key_id}/refresh-models", **ONE_KEY)
 async def refresh_models(
     provider: str, key_id: str, request: Request, session: Session, principal: ProvidersWriteAdmin
-) -> dict[str, Any]:
+) -> AnyProviderKey:
     row = await credentials.writable_credential(
         session=session,
         principal=principal,

@@ -6,34 +6,66 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from keyplane.audit.queries import MAX_AUDIT_PAGE_SIZE, AuditFilter, list_audit_events
 from keyplane.deps import AuditReadAdmin, Session, require_management_key
 from keyplane.models import AuditEvent
 from keyplane.orgs.tenants import reading_as
+from keyplane.surfaces.error_models import error_responses
 from keyplane.surfaces.native_params import OrgIdQuery, TextQuery
 from keyplane.surfaces.openrouter_shapes import iso
 
-router = APIRouter(prefix="/api/v1", tags=["audit"], dependencies=[Depends(require_management_key)])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["audit"],
+    dependencies=[Depends(require_management_key)],
+    responses=error_responses("openrouter", 400, 401, 403),
+)
 
 Text = TextQuery
 
 
-def event_object(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "created_at": iso(event.created_at),
-        "actor_type": event.actor_type,
-        "actor_id": event.actor_id,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "details": event.details,
-        "ip_address": event.ip_address,
-    }
+class AuditEventOut(BaseModel):
+    """Who (actor) did what (action) to which object, when and from where; details never secret."""
+
+    id: int
+    created_at: str
+    actor_type: str
+    actor_id: str
+    action: str
+    object_type: str
+    object_id: str
+    details: dict[str, Any]
+    ip_address: str | None
 
 
-@router.get("/audit-events")
+class AuditPagination(BaseModel):
+    page: int
+    page_size: int
+    has_more: bool
+
+
+class AuditPage(BaseModel):
+    data: list[AuditEventOut]
+    pagination: AuditPagination
+
+
+def event_object(event: AuditEvent) -> AuditEventOut:
+    return AuditEventOut(
+        id=event.id,
+        created_at=iso(event.created_at),
+        actor_type=event.actor_type,
+        actor_id=event.actor_id,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        details=event.details,
+        ip_address=event.ip_address,
+    )
+
+
+@router.get("/audit-events", response_model=AuditPage, responses=error_responses("openrouter", 404))
 async def audit_events(
     session: Session,
     principal: AuditReadAdmin,
@@ -46,7 +78,7 @@ async def audit_events(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE_SIZE)] = 100,
     org_id: OrgIdQuery = None,
-) -> dict[str, Any]:
+) -> AuditPage:
     """Who did what to which object, when and from where; newest first (operator: any org's)."""
     events, has_more = await list_audit_events(
         session=session,
@@ -57,7 +89,7 @@ async def audit_events(
         page=page,
         page_size=page_size,
     )
-    return {
-        "data": [event_object(e) for e in events],
-        "pagination": {"page": page, "page_size": page_size, "has_more": has_more},
-    }
+    return AuditPage(
+        data=[event_object(e) for e in events],
+        pagination=AuditPagination(page=page, page_size=page_size, has_more=has_more),
+    )

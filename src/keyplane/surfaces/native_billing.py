@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from keyplane.billing import balances, exchange, ledger
@@ -14,10 +13,17 @@ from keyplane.errors import BadRequest
 from keyplane.kernel.money import is_valid_amount, nanos_to_usd, usd_to_nanos
 from keyplane.kernel.scopes import BALANCE_READ, require_scope
 from keyplane.models import ExchangeRate, LedgerEntry
+from keyplane.surfaces.error_models import error_responses
 from keyplane.surfaces.native_params import CodeQuery, Id, IdQuery, Note, OrgIdQuery
 from keyplane.surfaces.openrouter_shapes import iso
 
-router = APIRouter(prefix="/api/v1/billing", tags=["billing"], dependencies=[Depends(require_management_key)])
+router = APIRouter(
+    prefix="/api/v1/billing",
+    tags=["billing"],
+    dependencies=[Depends(require_management_key)],
+    responses=error_responses("openrouter", 400, 401, 403),
+)
+NOT_FOUND = error_responses("openrouter", 404)
 
 
 class AddCreditBody(BaseModel):
@@ -37,33 +43,92 @@ class SetRateBody(BaseModel):
     rate: float = Field(strict=True, description="Units of this currency per one unit of the base currency.")
 
 
-def entry_object(entry: LedgerEntry, base_currency: str) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "amount": nanos_to_usd(entry.amount_nanousd),
-        "currency": base_currency,
-        "kind": entry.kind,
-        "note": entry.note,
-        "user_id": entry.user_id,
-        "actor": entry.actor,
-        "created_at": iso(entry.created_at),
-    }
+class Balance(BaseModel):
+    """`balance` in `currency`; `balance_base` and the totals in the base currency."""
+
+    balance: float
+    currency: str
+    balance_base: float
+    base_currency: str
+    user_id: str | None
+    total_credits: float
+    total_usage: float
 
 
-def rate_object(rate: ExchangeRate, base_currency: str) -> dict[str, Any]:
-    return {
-        "currency_code": rate.currency_code,
-        "base_currency": base_currency,
-        "rate": rate.units_per_base,
-        "updated_at": iso(rate.updated_at),
-    }
+class BalanceData(BaseModel):
+    data: Balance
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    amount: float
+    currency: str
+    kind: str
+    note: str
+    user_id: str | None
+    actor: str
+    created_at: str
+
+
+class CreditAdded(LedgerEntryOut):
+    """The new ledger entry and the org's balance after it."""
+
+    balance: float
+
+
+class CreditAddedData(BaseModel):
+    data: CreditAdded
+
+
+class LedgerPage(BaseModel):
+    data: list[LedgerEntryOut]
+    page: int
+    page_size: int
+
+
+class RateOut(BaseModel):
+    currency_code: str
+    base_currency: str
+    rate: float
+    updated_at: str
+
+
+class RateList(BaseModel):
+    data: list[RateOut]
+    base_currency: str
+
+
+class RateData(BaseModel):
+    data: RateOut
+
+
+def entry_object(entry: LedgerEntry, base_currency: str) -> LedgerEntryOut:
+    return LedgerEntryOut(
+        id=entry.id,
+        amount=nanos_to_usd(entry.amount_nanousd),
+        currency=base_currency,
+        kind=entry.kind,
+        note=entry.note,
+        user_id=entry.user_id,
+        actor=entry.actor,
+        created_at=iso(entry.created_at),
+    )
+
+
+def rate_object(rate: ExchangeRate, base_currency: str) -> RateOut:
+    return RateOut(
+        currency_code=rate.currency_code,
+        base_currency=base_currency,
+        rate=rate.units_per_base,
+        updated_at=iso(rate.updated_at),
+    )
 
 
 def _base(request: Request) -> str:
     return get_context(request).settings.base_currency
 
 
-@router.get("/balance")
+@router.get("/balance", response_model=BalanceData, responses=NOT_FOUND)
 async def get_balance(
     request: Request,
     session: Session,
@@ -71,7 +136,7 @@ async def get_balance(
     currency: CodeQuery = None,
     user_id: IdQuery = None,
     org_id: OrgIdQuery = None,
-) -> dict[str, Any]:
+) -> BalanceData:
     """The org's balance (or one member's ledger share), optionally converted to another currency."""
     require_scope(principal, BALANCE_READ)
     reading = await balances.read_balance(
@@ -82,23 +147,23 @@ async def get_balance(
         base_currency=_base(request),
         org_id=org_id,
     )
-    return {
-        "data": {
-            "balance": reading.amount,
-            "currency": reading.currency,
-            "balance_base": nanos_to_usd(reading.balance_nanos),
-            "base_currency": _base(request),
-            "user_id": reading.user_id,
-            "total_credits": nanos_to_usd(reading.total_credits_nanos),
-            "total_usage": nanos_to_usd(reading.total_usage_nanos),
-        }
-    }
+    return BalanceData(
+        data=Balance(
+            balance=reading.amount,
+            currency=reading.currency,
+            balance_base=nanos_to_usd(reading.balance_nanos),
+            base_currency=_base(request),
+            user_id=reading.user_id,
+            total_credits=nanos_to_usd(reading.total_credits_nanos),
+            total_usage=nanos_to_usd(reading.total_usage_nanos),
+        )
+    )
 
 
-@router.post("/credits", status_code=201)
+@router.post("/credits", status_code=201, response_model=CreditAddedData, responses=NOT_FOUND)
 async def add_credit(
     body: AddCreditBody, request: Request, session: Session, principal: ManagementPrincipal
-) -> JSONResponse:
+) -> CreditAddedData:
     """Admins (billing:write) credit the org, or one member, in the base currency."""
     if not is_valid_amount(body.amount, allow_zero=False):
         raise BadRequest("amount must be greater than 0 and at most 1000000000")
@@ -111,11 +176,11 @@ async def add_credit(
         user_id=body.user_id,
     )
     balance = await ledger.balance_nanos(session=session, org_id=entry.org_id)
-    payload = {"data": {**entry_object(entry, _base(request)), "balance": nanos_to_usd(balance)}}
-    return JSONResponse(payload, status_code=201)
+    added = {**entry_object(entry, _base(request)).model_dump(), "balance": nanos_to_usd(balance)}
+    return CreditAddedData(data=CreditAdded.model_validate(added))
 
 
-@router.get("/ledger")
+@router.get("/ledger", response_model=LedgerPage, responses=NOT_FOUND)
 async def list_ledger(
     request: Request,
     session: Session,
@@ -123,25 +188,25 @@ async def list_ledger(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=ledger.MAX_LEDGER_PAGE_SIZE)] = 100,
     org_id: OrgIdQuery = None,
-) -> dict[str, Any]:
+) -> LedgerPage:
     require_scope(principal, BALANCE_READ)
     entries = await balances.read_ledger(
         session=session, principal=principal, page=page, page_size=page_size, org_id=org_id
     )
-    return {"data": [entry_object(e, _base(request)) for e in entries], "page": page, "page_size": page_size}
+    return LedgerPage(data=[entry_object(e, _base(request)) for e in entries], page=page, page_size=page_size)
 
 
-@router.get("/exchange-rates")
-async def list_rates(request: Request, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
+@router.get("/exchange-rates", response_model=RateList)
+async def list_rates(request: Request, session: Session, principal: ManagementPrincipal) -> RateList:
     require_scope(principal, BALANCE_READ)
     rates = await exchange.list_exchange_rates(session=session)
-    return {"data": [rate_object(r, _base(request)) for r in rates], "base_currency": _base(request)}
+    return RateList(data=[rate_object(r, _base(request)) for r in rates], base_currency=_base(request))
 
 
-@router.put("/exchange-rates/{currency_code}")
+@router.put("/exchange-rates/{currency_code}", response_model=RateData)
 async def set_rate(
     currency_code: str, body: SetRateBody, request: Request, session: Session, principal: ManagementPrincipal
-) -> dict[str, Any]:
+) -> RateData:
     """Admins (billing:write) set how many units of a currency one base unit buys."""
     rate = await exchange.set_exchange_rate(
         session=session,
@@ -150,4 +215,4 @@ async def set_rate(
         units_per_base=body.rate,
         base_currency=_base(request),
     )
-    return {"data": rate_object(rate, _base(request))}
+    return RateData(data=rate_object(rate, _base(request)))

@@ -5,16 +5,19 @@ The gateway's price cache drops a change after the request's commit (billing/pri
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt
 
 from keyplane.billing.pricing import DEFAULT_PRICES, delete_price, load_prices, price_as_dict, set_price
 from keyplane.deps import ManagementPrincipal, Session, require_management_key
+from keyplane.surfaces.error_models import error_responses
+from keyplane.surfaces.openrouter_shapes import Deleted
 
 router = APIRouter(
-    prefix="/api/v1/model-prices", tags=["model prices"], dependencies=[Depends(require_management_key)]
+    prefix="/api/v1/model-prices",
+    tags=["model prices"],
+    dependencies=[Depends(require_management_key)],
+    responses=error_responses("openrouter", 400, 401, 403),
 )
 
 
@@ -30,25 +33,46 @@ class PriceBody(BaseModel):
     cache_write: StrictFloat | StrictInt | None = None
 
 
-@router.get("")
-async def list_prices(session: Session) -> dict[str, Any]:
+class PriceOut(BaseModel):
+    """USD per million tokens; `source` is "default" (built in) or "operator"."""
+
+    model: str
+    input: float
+    output: float
+    cached: float
+    unit: str
+    source: str
+
+
+class PriceList(BaseModel):
+    data: list[PriceOut]
+
+
+class PriceData(BaseModel):
+    data: PriceOut
+
+
+@router.get("", response_model=PriceList)
+async def list_prices(session: Session) -> PriceList:
     table = await load_prices(session)
-    return {
-        "data": [
-            price_as_dict(
-                model,
-                price,
-                source="default" if DEFAULT_PRICES.get(model) == price else "operator",
+    return PriceList(
+        data=[
+            PriceOut.model_validate(
+                price_as_dict(
+                    model,
+                    price,
+                    source="default" if DEFAULT_PRICES.get(model) == price else "operator",
+                )
             )
             for model, price in sorted(table.items())
         ]
-    }
+    )
 
 
-@router.put("/{model:path}")
+@router.put("/{model:path}", response_model=PriceData)
 async def put_price(
     model: str, body: PriceBody, session: Session, principal: ManagementPrincipal
-) -> dict[str, Any]:
+) -> PriceData:
     price = await set_price(
         session=session,
         principal=principal,
@@ -58,10 +82,10 @@ async def put_price(
         cached_usd=float(body.cached),
         cache_write_usd=None if body.cache_write is None else float(body.cache_write),
     )
-    return {"data": price_as_dict(model.strip(), price, source="operator")}
+    return PriceData(data=PriceOut.model_validate(price_as_dict(model.strip(), price, source="operator")))
 
 
-@router.delete("/{model:path}")
-async def remove_price(model: str, session: Session, principal: ManagementPrincipal) -> dict[str, Any]:
+@router.delete("/{model:path}", response_model=Deleted, responses=error_responses("openrouter", 404))
+async def remove_price(model: str, session: Session, principal: ManagementPrincipal) -> Deleted:
     await delete_price(session=session, principal=principal, model=model)
-    return {"deleted": True}
+    return Deleted(deleted=True)

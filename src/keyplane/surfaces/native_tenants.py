@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from keyplane.deps import (
@@ -26,13 +25,23 @@ from keyplane.deps import (
 from keyplane.models import Invitation
 from keyplane.orgs import invitations, tenants
 from keyplane.orgs.invitations import IssuedInvitation
+from keyplane.surfaces.error_models import error_responses
 from keyplane.surfaces.native_params import NO_CONTROL_CHARACTERS, IdPath, Name
+from keyplane.surfaces.native_usage_schemas import Pagination
+from keyplane.surfaces.openrouter_shapes import Deleted
 
+AUTHENTICATED = error_responses("openrouter", 400, 401, 403)
 operator = APIRouter(
-    prefix="/api/v1/organizations", tags=["organizations"], dependencies=[Depends(require_management_key)]
+    prefix="/api/v1/organizations",
+    tags=["organizations"],
+    dependencies=[Depends(require_management_key)],
+    responses=AUTHENTICATED,
 )
 org_admin = APIRouter(
-    prefix="/api/v1/invitations", tags=["invitations"], dependencies=[Depends(require_management_key)]
+    prefix="/api/v1/invitations",
+    tags=["invitations"],
+    dependencies=[Depends(require_management_key)],
+    responses=AUTHENTICATED,
 )
 public = APIRouter(prefix="/api/v1/invitations", tags=["invitations"])
 
@@ -71,7 +80,7 @@ class CreatedOrg(BaseModel):
 
 class OrgPage(BaseModel):
     data: list[OrgOut]
-    pagination: dict[str, int | bool]
+    pagination: Pagination
 
 
 class InvitationEnvelope(BaseModel):
@@ -149,10 +158,10 @@ def _ttl(request: Request) -> int:
     return get_context(request).settings.invitation_ttl_hours
 
 
-@operator.post("", status_code=201, response_model=CreatedOrg, responses={400: {}, 401: {}, 403: {}})
+@operator.post("", status_code=201, response_model=CreatedOrg, responses=error_responses("openrouter", 409))
 async def create_org(
     body: CreateOrgBody, request: Request, session: Session, principal: TenantsWriter
-) -> JSONResponse:
+) -> CreatedOrg:
     """A tenant org with its default workspace and an owner invitation; the token is shown only here."""
     tenant, issued = await tenants.create_tenant(
         session=session,
@@ -162,11 +171,10 @@ async def create_org(
         ttl_hours=_ttl(request),
         owner_name=body.owner_name,
     )
-    answer = CreatedOrg(data=org_out(tenant), invitation=issued_out(issued))
-    return JSONResponse(answer.model_dump(mode="json"), status_code=201)
+    return CreatedOrg(data=org_out(tenant), invitation=issued_out(issued))
 
 
-@operator.get("", response_model=OrgPage, responses={401: {}, 403: {}})
+@operator.get("", response_model=OrgPage)
 async def list_orgs(
     session: Session,
     principal: TenantsReader,
@@ -178,25 +186,18 @@ async def list_orgs(
     found, total = await tenants.list_tenants(
         session=session, principal=principal, page=page, page_size=page_size, status=status
     )
-    pagination: dict[str, int | bool] = {
-        "page": page,
-        "page_size": page_size,
-        "total": total,
-        "has_more": page * page_size < total,
-    }
+    pagination = Pagination(page=page, page_size=page_size, total=total, has_more=page * page_size < total)
     return OrgPage(data=[org_out(t) for t in found], pagination=pagination)
 
 
-@operator.get("/{org_id}", response_model=OrgEnvelope, responses={401: {}, 403: {}, 404: {}})
+@operator.get("/{org_id}", response_model=OrgEnvelope, responses=error_responses("openrouter", 404))
 async def get_org(org_id: IdPath, session: Session, principal: TenantsReader) -> OrgEnvelope:
     return OrgEnvelope(
         data=org_out(await tenants.get_tenant(session=session, principal=principal, org_id=org_id))
     )
 
 
-@operator.patch(
-    "/{org_id}", response_model=OrgEnvelope, responses={400: {}, 401: {}, 403: {}, 404: {}, 409: {}}
-)
+@operator.patch("/{org_id}", response_model=OrgEnvelope, responses=error_responses("openrouter", 404, 409))
 async def update_org(
     org_id: IdPath, body: UpdateOrgBody, session: Session, principal: TenantsWriter
 ) -> OrgEnvelope:
@@ -213,22 +214,22 @@ async def update_org(
     return OrgEnvelope(data=org_out(tenant))
 
 
-@org_admin.get("", response_model=InvitationList, responses={401: {}, 403: {}})
+@org_admin.get("", response_model=InvitationList)
 async def list_invitations(session: Session, principal: OrgsReadAdmin) -> InvitationList:
     """The org's invitations not yet accepted (tokens are never shown again)."""
     found = await invitations.list_invitations(session=session, principal=principal)
     return InvitationList(data=[invitation_out(i) for i in found])
 
 
-@org_admin.delete("/{invitation_id}", responses={401: {}, 403: {}, 404: {}})
-async def cancel_invitation(
-    invitation_id: IdPath, session: Session, principal: OrgsWriteAdmin
-) -> dict[str, bool]:
+@org_admin.delete("/{invitation_id}", response_model=Deleted, responses=error_responses("openrouter", 404))
+async def cancel_invitation(invitation_id: IdPath, session: Session, principal: OrgsWriteAdmin) -> Deleted:
     await invitations.cancel_invitation(session=session, principal=principal, invitation_id=invitation_id)
-    return {"deleted": True}
+    return Deleted(deleted=True)
 
 
-@public.post("/accept", response_model=AcceptedEnvelope, responses={400: {}, 401: {}, 409: {}})
+@public.post(
+    "/accept", response_model=AcceptedEnvelope, responses=error_responses("openrouter", 400, 401, 409)
+)
 async def accept_invitation(body: AcceptBody, request: Request, session: Session) -> AcceptedEnvelope:
     """Join the invited org: a new account with this password, or an existing one with its password."""
     accepted = await invitations.accept_invitation(

@@ -18,14 +18,27 @@ from keyplane.kernel.principal import Principal
 from keyplane.keys.repository import ApiKeyRepository
 from keyplane.models import UsageRecord
 from keyplane.orgs.tenants import reading_as
+from keyplane.surfaces.error_models import error_responses
 from keyplane.surfaces.native_params import IdQuery, KeyHashQuery, ModelQuery, OrgIdQuery
+from keyplane.surfaces.native_usage_schemas import (
+    Pagination,
+    UsageGroup,
+    UsageGroups,
+    UsagePage,
+    UsageRecordOut,
+)
 from keyplane.surfaces.openrouter_shapes import iso
 from keyplane.usage import queries
 from keyplane.usage.csv_cells import csv_cell
 from keyplane.usage.queries import UsageFilter
 from keyplane.usage.service import usage_filter_for
 
-router = APIRouter(prefix="/api/v1/usage", tags=["usage"], dependencies=[Depends(require_management_key)])
+router = APIRouter(
+    prefix="/api/v1/usage",
+    tags=["usage"],
+    dependencies=[Depends(require_management_key)],
+    responses=error_responses("openrouter", 400, 401, 403, 404),  # 404: a key, workspace or org filter
+)
 
 CSV_COLUMNS = (
     "id",
@@ -74,11 +87,11 @@ def record_object(record: UsageRecord, key_hash: str | None) -> dict[str, Any]:
     }
 
 
-def group_object(row: dict[str, Any]) -> dict[str, Any]:
+def group_object(row: dict[str, Any]) -> UsageGroup:
     out = {k: v for k, v in row.items() if k not in ("cost_nanousd", "byok_cost_nanousd", "key_id")}
     out["cost"] = nanos_to_usd(row["cost_nanousd"])
     out["byok_cost"] = nanos_to_usd(row["byok_cost_nanousd"])
-    return out
+    return UsageGroup.model_validate(out)
 
 
 async def key_hashes(session: AsyncSession, org_id: str, key_ids: set[str]) -> dict[str, str]:
@@ -117,7 +130,7 @@ Model = ModelQuery
 OrgId = OrgIdQuery
 
 
-@router.get("")
+@router.get("", response_model=UsagePage | UsageGroups, response_model_exclude_unset=True)
 async def list_usage(
     session: Session,
     principal: UsageReader,
@@ -131,30 +144,34 @@ async def list_usage(
     group_by: Literal["day", "model", "key"] | None = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 100,
-) -> dict[str, Any]:
+) -> UsagePage | UsageGroups:
     """Usage records newest first, one page at a time, or sums grouped by day, model or key."""
     usage_filter = await _filter(
         session, principal, org_id, start, end, key_hash, user_id, workspace_id, model
     )
     if group_by is not None:
         rows = await queries.grouped_usage(session=session, filter=usage_filter, group_by=group_by)
-        return {"data": [group_object(r) for r in rows], "group_by": group_by}
+        return UsageGroups(data=[group_object(r) for r in rows], group_by=group_by)
     records, total = await queries.list_usage_records(
         session=session, filter=usage_filter, page=page, page_size=page_size
     )
     hashes = await key_hashes(session, usage_filter.org_id, {r.key_id for r in records})
-    return {
-        "data": [record_object(r, hashes.get(r.key_id)) for r in records],
-        "pagination": {
-            "page": page,
-            "page_size": page_size,
-            "total": total,
-            "has_more": page * page_size < total,
-        },
-    }
+    return UsagePage(
+        data=[UsageRecordOut.model_validate(record_object(r, hashes.get(r.key_id))) for r in records],
+        pagination=Pagination(page=page, page_size=page_size, total=total, has_more=page * page_size < total),
+    )
 
 
-@router.get("/export.csv")
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Every matching record, one CSV row each, with a header row",
+            "content": {"text/csv": {"schema": {"type": "string", "description": ", ".join(CSV_COLUMNS)}}},
+        }
+    },
+)
 async def export_usage(
     request: Request,
     session: Session,

@@ -20,6 +20,7 @@ from keyplane.kernel.scopes import KEYS_READ, KEYS_WRITE
 from keyplane.keys import service as keys
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
 from keyplane.models.base import utcnow
+from keyplane.surfaces.error_models import error_responses
 from keyplane.surfaces.openrouter_shapes import (
     CreatedKey,
     CurrentKey,
@@ -115,13 +116,17 @@ class UpdateKeyBody(BaseModel):
 
 
 # Auth is declared on the routers: management routes cannot be added unauthenticated by mistake.
-management = APIRouter(prefix="/api/v1", tags=["keys"], dependencies=[Depends(require_management_key)])
-any_key = APIRouter(prefix="/api/v1", tags=["keys"])
+ERRORS = error_responses("openrouter", 400, 401, 403)
+NOT_FOUND = error_responses("openrouter", 404)
+management = APIRouter(
+    prefix="/api/v1", tags=["keys"], dependencies=[Depends(require_management_key)], responses=ERRORS
+)
+any_key = APIRouter(prefix="/api/v1", tags=["keys"], responses=ERRORS)
 CAN_READ = [Depends(scope_dependency(KEYS_READ))]
 CAN_WRITE = [Depends(scope_dependency(KEYS_WRITE))]
 
 
-@management.get("/keys", dependencies=CAN_READ, response_model=KeyList)
+@management.get("/keys", dependencies=CAN_READ, response_model=KeyList, responses=NOT_FOUND)
 async def list_keys(
     session: Session,
     principal: ManagementPrincipal,
@@ -143,7 +148,9 @@ async def list_keys(
     return KeyList(data=[KeyObject.of(key, usage[key.id]) for key in found])
 
 
-@management.post("/keys", status_code=201, dependencies=CAN_WRITE, response_model=CreatedKey)
+@management.post(
+    "/keys", status_code=201, dependencies=CAN_WRITE, response_model=CreatedKey, responses=NOT_FOUND
+)
 async def create_key(
     body: CreateKeyBody, request: Request, session: Session, principal: ManagementPrincipal
 ) -> CreatedKey:
@@ -157,14 +164,14 @@ async def create_key(
     return CreatedKey(data=KeyObject.of(key, usage[key.id]), key=plaintext)
 
 
-@management.get("/keys/{key_hash}", dependencies=CAN_READ, response_model=KeyData)
+@management.get("/keys/{key_hash}", dependencies=CAN_READ, response_model=KeyData, responses=NOT_FOUND)
 async def get_key(key_hash: str, session: Session, principal: ManagementPrincipal) -> KeyData:
     key = await keys.get_key(session=session, principal=principal, key_hash=key_hash)
     usage = await usage_for_keys(session, [key], utcnow())
     return KeyData(data=KeyObject.of(key, usage[key.id]))
 
 
-@management.patch("/keys/{key_hash}", dependencies=CAN_WRITE, response_model=KeyData)
+@management.patch("/keys/{key_hash}", dependencies=CAN_WRITE, response_model=KeyData, responses=NOT_FOUND)
 async def update_key(
     key_hash: str, body: UpdateKeyBody, session: Session, principal: ManagementPrincipal
 ) -> KeyData:
@@ -175,7 +182,7 @@ async def update_key(
     return KeyData(data=KeyObject.of(key, usage[key.id]))
 
 
-@management.delete("/keys/{key_hash}", dependencies=CAN_WRITE, response_model=Deleted)
+@management.delete("/keys/{key_hash}", dependencies=CAN_WRITE, response_model=Deleted, responses=NOT_FOUND)
 async def delete_key(key_hash: str, session: Session, principal: ManagementPrincipal) -> Deleted:
     await keys.delete_key(session=session, principal=principal, key_hash=key_hash)
     return Deleted(deleted=True)

@@ -7,6 +7,7 @@ what the routes really return.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import overload
 
 from pydantic import BaseModel
 
@@ -16,6 +17,10 @@ from keyplane.models import ApiKey
 from keyplane.usage.key_usage import KeyUsage
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z suffix, as OpenRouter writes timestamps."""
     if value is None:

@@ -3,7 +3,7 @@ balance and usage with an sk_mg_ key; every answer in the {meta, data} envelope.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -16,8 +16,22 @@ from keyplane.kernel.scopes import BALANCE_READ, require_scope
 from keyplane.keys import own_keys
 from keyplane.keys.caps import KeyCaps
 from keyplane.models.base import utcnow
+from keyplane.surfaces.error_models import error_responses
 from keyplane.surfaces.portal_schemas import PortalKeyCreate, PortalKeyRef, PortalKeyUpdate
-from keyplane.surfaces.portal_shapes import balance_object, envelope, key_object, usage_object
+from keyplane.surfaces.portal_shapes import (
+    BalanceAnswer,
+    CreatedKeyAnswer,
+    DeletedKeyAnswer,
+    DeletedPortalKey,
+    KeyAnswer,
+    KeyListAnswer,
+    UsageAnswer,
+    balance_object,
+    created_key_object,
+    key_object,
+    meta,
+    usage_object,
+)
 from keyplane.surfaces.portal_usage import portal_usage_page
 
 PREFIX = "/api/v1/portal/management"
@@ -44,8 +58,14 @@ async def require_portal_key(principal: CurrentPrincipal) -> Principal:
 
 
 # Auth is declared per router: key management takes a user JWT, balance and usage an sk_mg_ key.
-user_router = APIRouter(prefix=PREFIX, tags=["portal"], dependencies=[Depends(require_portal_user)])
-key_router = APIRouter(prefix=PREFIX, tags=["portal"], dependencies=[Depends(require_portal_key)])
+ERRORS = error_responses("portal", 400, 401, 403)
+NOT_FOUND = error_responses("portal", 404)
+user_router = APIRouter(
+    prefix=PREFIX, tags=["portal"], dependencies=[Depends(require_portal_user)], responses=ERRORS
+)
+key_router = APIRouter(
+    prefix=PREFIX, tags=["portal"], dependencies=[Depends(require_portal_key)], responses=ERRORS
+)
 
 PortalUser = Annotated[Principal, Depends(require_portal_user)]
 PortalKey = Annotated[Principal, Depends(require_portal_key)]
@@ -56,64 +76,64 @@ def _caps(request: Request) -> KeyCaps:
     return KeyCaps.of(get_context(request).settings)
 
 
-@user_router.post("/api-keys")
+@user_router.post("/api-keys", response_model=CreatedKeyAnswer, responses=NOT_FOUND)
 async def create_api_key(
     body: PortalKeyCreate, request: Request, session: Session, user: PortalUser
-) -> dict[str, Any]:
+) -> CreatedKeyAnswer:
     key, plaintext = await own_keys.create_own_key(
         session=session, user=user, params=body.to_create(), caps=_caps(request)
     )
-    return envelope(request, key_object(key, utcnow(), plaintext=plaintext))
+    return CreatedKeyAnswer(meta=meta(request), data=created_key_object(key, utcnow(), plaintext))
 
 
-@user_router.get("/api-keys")
-async def list_api_keys(request: Request, session: Session, user: PortalUser) -> dict[str, Any]:
+@user_router.get("/api-keys", response_model=KeyListAnswer)
+async def list_api_keys(request: Request, session: Session, user: PortalUser) -> KeyListAnswer:
     now = utcnow()
     found = await own_keys.list_own_keys(session=session, user=user)
-    return envelope(request, [key_object(key, now) for key in found])
+    return KeyListAnswer(meta=meta(request), data=[key_object(key, now) for key in found])
 
 
-@user_router.post("/api-keys/revoke")
+@user_router.post("/api-keys/revoke", response_model=KeyAnswer, responses=NOT_FOUND)
 async def revoke_api_key(
     body: PortalKeyRef, request: Request, session: Session, user: PortalUser
-) -> dict[str, Any]:
+) -> KeyAnswer:
     key = await own_keys.revoke_own_key(session=session, user=user, key_id=body.id)
-    return envelope(request, key_object(key, utcnow()))
+    return KeyAnswer(meta=meta(request), data=key_object(key, utcnow()))
 
 
-@user_router.post("/api-keys/restore")
+@user_router.post("/api-keys/restore", response_model=KeyAnswer, responses=NOT_FOUND)
 async def restore_api_key(
     body: PortalKeyRef, request: Request, session: Session, user: PortalUser
-) -> dict[str, Any]:
+) -> KeyAnswer:
     key = await own_keys.restore_own_key(session=session, user=user, key_id=body.id, caps=_caps(request))
-    return envelope(request, key_object(key, utcnow()))
+    return KeyAnswer(meta=meta(request), data=key_object(key, utcnow()))
 
 
-@user_router.put("/api-keys/{api_key_id}")
+@user_router.put("/api-keys/{api_key_id}", response_model=KeyAnswer, responses=NOT_FOUND)
 async def update_api_key(
     api_key_id: KeyId, body: PortalKeyUpdate, request: Request, session: Session, user: PortalUser
-) -> dict[str, Any]:
+) -> KeyAnswer:
     key = await own_keys.update_own_key(
         session=session, user=user, key_id=api_key_id, params=body.to_update(), caps=_caps(request)
     )
-    return envelope(request, key_object(key, utcnow()))
+    return KeyAnswer(meta=meta(request), data=key_object(key, utcnow()))
 
 
-@user_router.delete("/api-keys/{api_key_id}")
+@user_router.delete("/api-keys/{api_key_id}", response_model=DeletedKeyAnswer, responses=NOT_FOUND)
 async def delete_api_key(
     api_key_id: KeyId, request: Request, session: Session, user: PortalUser
-) -> dict[str, Any]:
+) -> DeletedKeyAnswer:
     key = await own_keys.delete_own_key(session=session, user=user, key_id=api_key_id)
-    return envelope(request, {"id": key.id})
+    return DeletedKeyAnswer(meta=meta(request), data=DeletedPortalKey(id=key.id))
 
 
-@key_router.get("/balance")
+@key_router.get("/balance", response_model=BalanceAnswer)
 async def balance(
     request: Request,
     session: Session,
     principal: PortalKey,
     currency_code: Annotated[str | None, Query(max_length=16)] = None,
-) -> dict[str, Any]:
+) -> BalanceAnswer:
     """The balance of the key's org in the base currency or, at operator-set rates, another one."""
     require_scope(principal, BALANCE_READ)
     nanos = await balance_nanos(session=session, org_id=principal.require_org())
@@ -123,10 +143,10 @@ async def balance(
         currency_code=currency_code,
         base_currency=get_context(request).settings.base_currency,
     )
-    return envelope(request, balance_object(amount, code))
+    return BalanceAnswer(meta=meta(request), data=balance_object(amount, code))
 
 
-@key_router.get("/usage")
+@key_router.get("/usage", response_model=UsageAnswer)
 async def usage(
     request: Request,
     session: Session,
@@ -137,7 +157,7 @@ async def usage(
     pagesize: int = 20,
     user_id: Annotated[str | None, Query(max_length=64)] = None,
     token_id: Annotated[str | None, Query(max_length=64)] = None,
-) -> dict[str, Any]:
+) -> UsageAnswer:
     found = await portal_usage_page(
         session=session,
         principal=principal,
@@ -149,4 +169,5 @@ async def usage(
         token_id=token_id,
     )
     base = get_context(request).settings.base_currency
-    return envelope(request, usage_object(found, page_number=page, page_size=pagesize, currency_code=base))
+    usage = usage_object(found, page_number=page, page_size=pagesize, currency_code=base)
+    return UsageAnswer(meta=meta(request), data=usage)
