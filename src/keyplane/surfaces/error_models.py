@@ -64,12 +64,23 @@ class OpenAIError(BaseModel):
     error: OpenAIErrorDetail
 
 
+class AnthropicErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class AnthropicError(BaseModel):
+    type: str
+    error: AnthropicErrorDetail
+
+
 ERROR_MODELS: dict[str, type[BaseModel]] = {
     "openrouter": OpenRouterError,
     "cortecs": CortecsError,
     "portal": PortalError,
     "bifrost": BifrostError,
     "openai": OpenAIError,
+    "anthropic": AnthropicError,
 }
 
 # For a surface added to error_shapes.py without a model here: the document stays servable and

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from keyplane.surfaces.error_models import DESCRIPTIONS, ERROR_MODELS, UNKNOWN_ERROR
 from keyplane.surfaces.error_shapes import surface_for_path
-from keyplane.surfaces.gateway.asgi import CHAT, EMBEDDINGS, MODELS, ROUTES
+from keyplane.surfaces.gateway.asgi import CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, ROUTES
 
 Message = dict[str, Any]
 
@@ -88,6 +88,41 @@ class GatewayModelList(BaseModel):
     data: list[GatewayModel]
 
 
+class MessagesRequest(BaseModel):
+    """Anthropic's Messages request: passed through as sent (every field kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    max_tokens: int
+    messages: list[Message]
+
+
+class CountTokensRequest(BaseModel):
+    """Anthropic's token-count request: the Messages request without `max_tokens`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[Message]
+
+
+class MessageAnswer(BaseModel):
+    """Anthropic's Message object, as the provider (or the translation) answers it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: str
+    role: str
+    content: list[Message]
+    model: str
+
+
+class TokenCount(BaseModel):
+    input_tokens: int
+
+
 @dataclass(frozen=True)
 class Operation:
     summary: str
@@ -116,6 +151,21 @@ OPERATIONS: dict[str, Operation] = {
         relays_refusals=True,
     ),
     MODELS: Operation("The models this key may call", None, GatewayModelList, (401, 403, 413, 503, 508)),
+    MESSAGES: Operation(
+        "Anthropic Messages through the key's routes",
+        MessagesRequest,
+        MessageAnswer,
+        SEND_ERRORS,
+        streams=True,
+        relays_refusals=True,
+    ),
+    COUNT_TOKENS: Operation(
+        "Anthropic token count (nothing is billed)",
+        CountTokensRequest,
+        TokenCount,
+        SEND_ERRORS,
+        relays_refusals=True,
+    ),
 }
 
 
