@@ -9,9 +9,8 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from keyplane.cli.output import console, fail, print_json, print_record
+from keyplane.cli.output import Column, console, fail, print_json, print_record, print_table
 from keyplane.client import (
     KEY_ENV,
     UNSET,
@@ -47,8 +46,17 @@ KeyOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 HashArgument = Annotated[str, typer.Argument(help="The key's hash (its public identifier).")]
 
-LIST_COLUMNS = ("name", "hash", "disabled", "limit", "limit_remaining", "limit_reset", "usage")
-HEADERS = {"limit_remaining": "remaining", "limit_reset": "reset"}
+# The full hash is what get/update/delete take: it is never cut; the numbers go first when narrow.
+LIST_COLUMNS = (
+    Column("hash", whole=True),
+    Column("name", flex=True),
+    Column("disabled"),
+    Column("limit"),
+    Column("limit_remaining", "remaining"),
+    Column("limit_reset", "reset"),
+    Column("usage"),
+    Column("workspace_id", "workspace"),
+)
 
 
 @contextmanager
@@ -134,16 +142,8 @@ def list_keys(
     if as_json:
         print_json([item.raw for item in keys])
         return
-    table = Table(title=f"{len(keys)} key(s)" + (f" from offset {offset}" if offset else ""))
-    for column in LIST_COLUMNS:
-        # the full hash is what get/update/delete take: fold it rather than squeeze the numbers
-        if column == "hash":
-            table.add_column(column, overflow="fold", min_width=16)
-        else:
-            table.add_column(HEADERS.get(column, column), no_wrap=True)
-    for item in keys:
-        table.add_row(*["" if item.raw.get(c) is None else str(item.raw.get(c)) for c in LIST_COLUMNS])
-    console.print(table)
+    title = f"{len(keys)} key(s)" + (f" from offset {offset}" if offset else "")
+    print_table([item.raw for item in keys], LIST_COLUMNS, title=title)
 
 
 @app.command("get")
