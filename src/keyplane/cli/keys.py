@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
+from keyplane.cli.common import JsonOption, KeyOption, UrlOption, api_client
 from keyplane.cli.output import Column, console, fail, print_json, print_record, print_table
-from keyplane.client import (
-    KEY_ENV,
-    UNSET,
-    URL_ENV,
-    Key,
-    KeyplaneAPIError,
-    KeyplaneClient,
-    KeyplaneConnectionError,
-)
+from keyplane.client import UNSET, Key
 
 app = typer.Typer(
     name="keys",
@@ -35,15 +26,6 @@ class LimitReset(StrEnum):
     none = "none"
 
 
-UrlOption = Annotated[
-    str | None,
-    typer.Option("--url", envvar=URL_ENV, help="Server base URL (default http://127.0.0.1:8080)."),
-]
-KeyOption = Annotated[
-    str | None,
-    typer.Option("--key", envvar=KEY_ENV, help="Management key (sk_mg_...).", show_default=False),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 HashArgument = Annotated[str, typer.Argument(help="The key's hash (its public identifier).")]
 
 # The full hash is what get/update/delete take: it is never cut; the numbers go first when narrow.
@@ -57,20 +39,6 @@ LIST_COLUMNS = (
     Column("usage"),
     Column("workspace_id", "workspace"),
 )
-
-
-@contextmanager
-def api_client(url: str | None, key: str | None, *, needs_key: bool = True) -> Iterator[KeyplaneClient]:
-    """A client whose API and connection errors end the command with a message and exit code 1."""
-    if needs_key and not key:
-        raise fail(f"no management key: pass --key or set {KEY_ENV}")
-    try:
-        with KeyplaneClient(url, key) as client:
-            yield client
-    except KeyplaneAPIError as exc:
-        raise fail(f"{exc.message} (HTTP {exc.status_code})") from exc
-    except KeyplaneConnectionError as exc:
-        raise fail(str(exc)) from exc
 
 
 def _show(key: Key, as_json: bool) -> None:

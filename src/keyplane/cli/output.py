@@ -1,8 +1,8 @@
 """Tables for people, JSON for scripts: every command prints through here.
 
-Tables never wrap or cut an identifier (key, hash, id): columns are sized to their longest value,
-the least important columns are dropped when the terminal is too narrow, and when even the
-identifiers do not fit side by side every row is printed as one `field: value` line per field.
+Tables never wrap or cut an identifier (key, hash, id): columns are sized to their longest value
+and, in their order of importance, shown while they fit the terminal (free text folds first);
+when the identifiers alone do not fit side by side, every row prints as one line per field.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 FLEX_MIN_WIDTH = 12  # a free-text column folds down to this before any column is dropped
-RECORD_LABEL_WIDTH = 24  # labels longer than this are not padded further in records
+RECORD_LABEL_WIDTH = 28  # labels longer than this are not padded further in records
 MIN_TABLE_COLUMNS = 3  # a table narrowed to fewer columns than this reads worse than records
 
 
@@ -81,12 +81,13 @@ def _fit(columns: list[Column], cells: list[list[str]], width: int) -> list[tupl
         for i, column in enumerate(columns)
     ]
     least = [min(need[i], FLEX_MIN_WIDTH) if c.flex else need[i] for i, c in enumerate(columns)]
-    shown = list(range(len(columns)))
-    while _table_width([least[i] for i in shown]) > width:
-        droppable = [i for i in shown if not columns[i].whole]
-        if not droppable or len(shown) == 1:
-            return None
-        shown.remove(droppable[-1])
+    shown = [i for i, column in enumerate(columns) if column.whole]
+    if _table_width([least[i] for i in shown]) > width:
+        return None
+    for i, column in enumerate(columns):  # in order of importance, each one that still fits
+        if not column.whole and _table_width([least[j] for j in [*shown, i]]) <= width:
+            shown.append(i)
+    shown.sort()
     spare = width - _table_width([least[i] for i in shown])
     allotted: list[tuple[int, int]] = []
     for i in shown:

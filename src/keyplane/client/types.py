@@ -277,15 +277,15 @@ class AuditPage(TypedDict):
 
 
 class UsageFilterArgs(TypedDict, total=False):
-    """The filters of every usage read: `start` inclusive, `end` exclusive (UTC without an offset)."""
+    """Filters of every usage read: `start` inclusive, `end` exclusive (UTC without offset); None: any."""
 
-    start: datetime | str
-    end: datetime | str
-    key_hash: str
-    user_id: str
-    workspace_id: str
-    model: str
-    org_id: str
+    start: datetime | str | None
+    end: datetime | str | None
+    key_hash: str | None
+    user_id: str | None
+    workspace_id: str | None
+    model: str | None
+    org_id: str | None
 
 
 class CredentialChanges(TypedDict, total=False):
