@@ -2,20 +2,30 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 STAMP := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
 
 .PHONY: install serve test lint format bench
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+# What `make serve` needs: keyplane and its runtime dependencies only, not byte-compiled up front
+# (Python compiles what it imports on first use), so a fresh clone serves within seconds.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install --no-compile -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+# Everything the tests and linters need too.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]'
+	touch $(STAMP) $(DEV_STAMP)
+
+install: $(DEV_STAMP)
 
 ## Install, initialize the SQLite database on first run (printing the credentials once), serve.
-serve: install
+serve: $(STAMP)
 	$(BIN)/keyplane init --skip-if-initialized
 	$(BIN)/keyplane serve --host $${KEYPLANE_HOST:-127.0.0.1} --port $${KEYPLANE_PORT:-8080}
 

@@ -30,6 +30,7 @@ from keyplane.surfaces import (
     portal,
 )
 from keyplane.surfaces.bifrost import router as bifrost_router
+from keyplane.surfaces.docs import install_docs
 from keyplane.surfaces.error_handlers import install_error_handlers
 from keyplane.surfaces.gateway import GatewayFastAPI, mount_gateway, start_gateway
 from keyplane.surfaces.middleware import RequestContextMiddleware
@@ -73,9 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted control plane and gateway for LLM API keys.",
         lifespan=lifespan,
+        docs_url=None,  # served by surfaces/docs.py with local assets instead of a CDN's
+        redoc_url=None,
     )
     app.state.keyplane = context
     install_error_handlers(app)
+    install_docs(app)
     for router in (
         operations.router,
         native_auth.public,

@@ -6,17 +6,35 @@ from typing import Annotated
 
 import typer
 
-from keyplane.cli.keys import JsonOption, KeyOption, UrlOption, api_client
-from keyplane.cli.output import console, print_json, print_record, print_table
+from keyplane.cli.common import JsonOption, KeyOption, OrgIdOption, PageOption, UrlOption, api_client, show
+from keyplane.cli.output import Column, fail, print_json, print_message, print_table
 
 credits_app = typer.Typer(
     name="credits",
-    help="Show the org balance and add credit on a running keyplane server.",
+    help="Show the org balance, ledger and totals, and add credit on a running keyplane server.",
     no_args_is_help=True,
 )
 rates_app = typer.Typer(
-    name="rates", help="List and set exchange rates from the base currency.", no_args_is_help=True
+    name="rates", help="List, show and set exchange rates from the base currency.", no_args_is_help=True
 )
+
+LEDGER_COLUMNS = (
+    Column("id", whole=True),
+    Column("created_at", "time"),
+    Column("kind"),
+    Column("amount"),
+    Column("currency"),
+    Column("note", flex=True),
+    Column("user_id", "user"),
+    Column("actor"),
+)
+RATE_COLUMNS = (
+    Column("currency_code", "currency", whole=True),
+    Column("rate"),
+    Column("base_currency", "base"),
+    Column("updated_at", "updated"),
+)
+CodeArgument = Annotated[str, typer.Argument(help="Three-letter currency code, e.g. EUR.")]
 
 
 @credits_app.command("add")
@@ -32,11 +50,7 @@ def add(
     """Add credit to an org (operator admin key with billing:write); prints the entry and new balance."""
     with api_client(url, key) as client:
         entry = client.add_credit(amount, note=note, user_id=user_id, org_id=org_id)
-    if as_json:
-        print_json(entry)
-        return
-    print_record(entry)
-    console.print(f"balance: [bold]{entry['balance']}[/bold] {entry['currency']}")
+    show(entry, as_json)
 
 
 @credits_app.command("balance")
@@ -44,17 +58,40 @@ def balance(
     currency: Annotated[
         str | None, typer.Option(help="Show the balance in this currency (rate must be set).")
     ] = None,
+    user_id: Annotated[str | None, typer.Option(help="One member's share of the ledger.")] = None,
+    org_id: OrgIdOption = None,
     url: UrlOption = None,
     key: KeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The org balance: credits minus usage."""
     with api_client(url, key) as client:
-        data = client.balance(currency=currency)
+        show(client.balance(currency=currency, user_id=user_id, org_id=org_id), as_json)
+
+
+@credits_app.command("ledger")
+def ledger(
+    page: PageOption = 1,
+    page_size: Annotated[int, typer.Option(min=1, max=1000, help="Entries per page.")] = 100,
+    org_id: OrgIdOption = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The org's ledger, newest first: credits, usage and adjustments."""
+    with api_client(url, key) as client:
+        entries = client.list_ledger(page=page, page_size=page_size, org_id=org_id)
     if as_json:
-        print_json(data)
+        print_json(entries)
     else:
-        print_record(data)
+        print_table(entries, LEDGER_COLUMNS, title=f"{len(entries)} ledger entr(ies), page {page}")
+
+
+@credits_app.command("totals")
+def totals(url: UrlOption = None, key: KeyOption = None, as_json: JsonOption = False) -> None:
+    """Every credit added and every cost charged so far (OpenRouter's GET /credits)."""
+    with api_client(url, key) as client:
+        show(client.credits(), as_json)
 
 
 @rates_app.command("list")
@@ -65,12 +102,25 @@ def list_rates(url: UrlOption = None, key: KeyOption = None, as_json: JsonOption
     if as_json:
         print_json(rates)
     else:
-        print_table(rates, ("currency_code", "rate", "base_currency", "updated_at"))
+        print_table(rates, RATE_COLUMNS, title=f"{len(rates)} rate(s)")
+
+
+@rates_app.command("get")
+def get_rate(
+    code: CodeArgument, url: UrlOption = None, key: KeyOption = None, as_json: JsonOption = False
+) -> None:
+    """One exchange rate."""
+    with api_client(url, key) as client:
+        rates = client.list_exchange_rates()
+    found = [rate for rate in rates if rate["currency_code"] == code.strip().upper()]
+    if not found:
+        raise fail(f"no exchange rate for {code.strip().upper()}: set one with `keyplane rates set`")
+    show(found[0], as_json)
 
 
 @rates_app.command("set")
 def set_rate(
-    code: Annotated[str, typer.Argument(help="Three-letter currency code, e.g. EUR.")],
+    code: CodeArgument,
     rate: Annotated[float, typer.Argument(help="Units of CODE per one unit of the base currency.")],
     url: UrlOption = None,
     key: KeyOption = None,
@@ -79,7 +129,6 @@ def set_rate(
     """Create or replace a rate (admin key with billing:write)."""
     with api_client(url, key) as client:
         data = client.set_exchange_rate(code, rate)
-    if as_json:
-        print_json(data)
-    else:
-        print_record(data)
+    show(data, as_json)
+    if not as_json:
+        print_message(f"1 {data['base_currency']} = {data['rate']} {data['currency_code']}")

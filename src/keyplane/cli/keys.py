@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from keyplane.cli.output import console, fail, print_json, print_record
-from keyplane.client import (
-    KEY_ENV,
-    UNSET,
-    URL_ENV,
-    Key,
-    KeyplaneAPIError,
-    KeyplaneClient,
-    KeyplaneConnectionError,
-)
+from keyplane.cli.common import JsonOption, KeyOption, UrlOption, api_client
+from keyplane.cli.output import Column, console, fail, print_json, print_record, print_table
+from keyplane.client import UNSET, Key
 
 app = typer.Typer(
     name="keys",
@@ -36,33 +26,19 @@ class LimitReset(StrEnum):
     none = "none"
 
 
-UrlOption = Annotated[
-    str | None,
-    typer.Option("--url", envvar=URL_ENV, help="Server base URL (default http://127.0.0.1:8080)."),
-]
-KeyOption = Annotated[
-    str | None,
-    typer.Option("--key", envvar=KEY_ENV, help="Management key (sk_mg_...).", show_default=False),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 HashArgument = Annotated[str, typer.Argument(help="The key's hash (its public identifier).")]
 
-LIST_COLUMNS = ("name", "hash", "disabled", "limit", "limit_remaining", "limit_reset", "usage")
-HEADERS = {"limit_remaining": "remaining", "limit_reset": "reset"}
-
-
-@contextmanager
-def api_client(url: str | None, key: str | None, *, needs_key: bool = True) -> Iterator[KeyplaneClient]:
-    """A client whose API and connection errors end the command with a message and exit code 1."""
-    if needs_key and not key:
-        raise fail(f"no management key: pass --key or set {KEY_ENV}")
-    try:
-        with KeyplaneClient(url, key) as client:
-            yield client
-    except KeyplaneAPIError as exc:
-        raise fail(f"{exc.message} (HTTP {exc.status_code})") from exc
-    except KeyplaneConnectionError as exc:
-        raise fail(str(exc)) from exc
+# The full hash is what get/update/delete take: it is never cut; the numbers go first when narrow.
+LIST_COLUMNS = (
+    Column("hash", whole=True),
+    Column("name", flex=True),
+    Column("disabled"),
+    Column("limit"),
+    Column("limit_remaining", "remaining"),
+    Column("limit_reset", "reset"),
+    Column("usage"),
+    Column("workspace_id", "workspace"),
+)
 
 
 def _show(key: Key, as_json: bool) -> None:
@@ -134,16 +110,8 @@ def list_keys(
     if as_json:
         print_json([item.raw for item in keys])
         return
-    table = Table(title=f"{len(keys)} key(s)" + (f" from offset {offset}" if offset else ""))
-    for column in LIST_COLUMNS:
-        # the full hash is what get/update/delete take: fold it rather than squeeze the numbers
-        if column == "hash":
-            table.add_column(column, overflow="fold", min_width=16)
-        else:
-            table.add_column(HEADERS.get(column, column), no_wrap=True)
-    for item in keys:
-        table.add_row(*["" if item.raw.get(c) is None else str(item.raw.get(c)) for c in LIST_COLUMNS])
-    console.print(table)
+    title = f"{len(keys)} key(s)" + (f" from offset {offset}" if offset else "")
+    print_table([item.raw for item in keys], LIST_COLUMNS, title=title)
 
 
 @app.command("get")

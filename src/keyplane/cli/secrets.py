@@ -9,11 +9,7 @@ from typing import Annotated
 import typer
 
 from keyplane.cli.output import console, fail, print_json, settings_or_fail
-from keyplane.config import MIN_SECRET_KEY_BYTES, PRIVATE_FILE_MODE, SECRET_KEY_FILE
-from keyplane.db import create_engine, create_sessionmaker, session_scope
 from keyplane.errors import KeyplaneError
-from keyplane.providers.rotation import rotate_secrets
-from keyplane.providers.secrets import SecretBox, previous_secret_keys
 
 app = typer.Typer(help="Provider secrets encrypted at rest.", no_args_is_help=True)
 
@@ -27,6 +23,12 @@ def rotate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")] = False,
 ) -> None:
     """Re-encrypt every provider secret under a new key, in one transaction (all or nothing)."""
+    # Imported here: the other commands of the CLI start without the database and crypto modules.
+    from keyplane.config import MIN_SECRET_KEY_BYTES, PRIVATE_FILE_MODE, SECRET_KEY_FILE
+    from keyplane.db import create_engine, create_sessionmaker, session_scope
+    from keyplane.providers.rotation import rotate_secrets
+    from keyplane.providers.secrets import SecretBox, previous_secret_keys
+
     if len(new_secret_key.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
         raise fail(f"The new secret key must be at least {MIN_SECRET_KEY_BYTES} bytes long")
     settings = settings_or_fail()

@@ -1,24 +1,23 @@
-"""Local commands that touch the database directly: init, migrate, serve."""
+"""Local commands that touch the database directly: init, migrate, serve.
+
+The database and server modules are imported inside the commands, so the HTTP commands of the
+CLI start without loading them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from keyplane.cli.output import console, fail, print_json, print_record, settings_or_fail
-from keyplane.config import Settings
-from keyplane.db import (
-    create_engine,
-    create_sessionmaker,
-    is_initialized,
-    session_scope,
-    upgrade_database,
-)
 from keyplane.errors import KeyplaneError
-from keyplane.orgs.bootstrap import BootstrapResult, bootstrap
+
+if TYPE_CHECKING:
+    from keyplane.config import Settings
+    from keyplane.orgs.bootstrap import BootstrapResult
 
 
 def init(
@@ -62,6 +61,15 @@ def init(
 
 
 async def _init(settings: Settings, org: str, email: str, password: str) -> BootstrapResult | None:
+    from keyplane.db import (
+        create_engine,
+        create_sessionmaker,
+        is_initialized,
+        session_scope,
+        upgrade_database,
+    )
+    from keyplane.orgs.bootstrap import bootstrap
+
     await upgrade_database(settings.resolved_database_url)
     engine = create_engine(settings.resolved_database_url)
     try:
@@ -75,6 +83,8 @@ async def _init(settings: Settings, org: str, email: str, password: str) -> Boot
 
 def migrate() -> None:
     """Apply pending database migrations (needed before serve on PostgreSQL)."""
+    from keyplane.db import upgrade_database
+
     settings = settings_or_fail(with_secret=False)
     asyncio.run(upgrade_database(settings.resolved_database_url))
     console.print("database is up to date")
@@ -91,6 +101,8 @@ def serve(
 ) -> None:
     """Start the API server; /healthz answers 200 once it is ready."""
     import uvicorn
+
+    from keyplane.db import upgrade_database
 
     settings = settings_or_fail()  # also creates the secret once, before workers race for it
     if migrate_first if migrate_first is not None else settings.is_sqlite:

@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from keyplane.cli.keys import JsonOption, KeyOption, UrlOption, api_client
-from keyplane.cli.output import console, print_json, print_record, print_table
+from keyplane.cli.common import JsonOption, KeyOption, UrlOption, YesOption, api_client, confirm, deleted
+from keyplane.cli.output import Column, console, print_json, print_record, print_table
 
 orgs_app = typer.Typer(
     name="orgs",
     help="Create, list, suspend and resume tenant orgs (operator admin key).",
     no_args_is_help=True,
 )
-members_app = typer.Typer(name="members", help="Invite people into your org.", no_args_is_help=True)
+members_app = typer.Typer(
+    name="members", help="List your org's members, invite people, change roles, remove.", no_args_is_help=True
+)
 invitations_app = typer.Typer(
     name="invitations", help="List, cancel and accept invitations.", no_args_is_help=True
 )
 
-ORG_COLUMNS = ("id", "name", "status", "created_at", "default_workspace_id")
-INVITATION_COLUMNS = ("id", "email", "role", "expires_at")
+ORG_COLUMNS = (
+    Column("id", whole=True),
+    Column("name", flex=True),
+    Column("status"),
+    Column("created_at", "created"),
+    Column("default_workspace_id", "default workspace"),
+)
+INVITATION_COLUMNS = (
+    Column("id", whole=True),
+    Column("email"),
+    Column("role"),
+    Column("expires_at", "expires"),
+)
+MEMBER_COLUMNS = (
+    Column("user_id", "user", whole=True),
+    Column("email"),
+    Column("role"),
+    Column("name", flex=True),
+    Column("created_at", "joined"),
+)
+UserIdArgument = Annotated[str, typer.Argument(help="The member's user id (see `keyplane members list`).")]
 OrgIdArgument = Annotated[str, typer.Argument(help="The org's id.")]
 
 
@@ -31,21 +53,22 @@ class Role(StrEnum):
     owner = "owner"
 
 
-def _show(value: dict[str, Any], as_json: bool) -> None:
+def _show(value: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(value)
     else:
         print_record(value)
 
 
-def _show_invitation(invitation: dict[str, Any], as_json: bool) -> None:
+def _show_invitation(invitation: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(invitation)
         return
     print_record(invitation)
     console.print(
         "Hand the token to the invitee, once: "
-        f"[bold]keyplane invitations accept {invitation['token']} --password ...[/bold]"
+        f"[bold]keyplane invitations accept {invitation['token']} --password ...[/bold]",
+        soft_wrap=True,
     )
 
 
@@ -82,7 +105,7 @@ def list_orgs(
     if as_json:
         print_json(answer["data"])
     else:
-        print_table(answer["data"], ORG_COLUMNS)
+        print_table(answer["data"], ORG_COLUMNS, title=f"{len(answer['data'])} org(s), page {page}")
 
 
 @orgs_app.command("get")
@@ -116,29 +139,69 @@ def resume(
     _set_status(org_id, "active", url, key, as_json)
 
 
+@members_app.command("list")
+def list_members(url: UrlOption = None, key: KeyOption = None, as_json: JsonOption = False) -> None:
+    """The org's members and their roles (admin key with orgs:read)."""
+    with api_client(url, key) as client:
+        found = client.list_members()
+    if as_json:
+        print_json(found)
+    else:
+        print_table(found, MEMBER_COLUMNS, title=f"{len(found)} member(s)")
+
+
 @members_app.command("invite")
 def invite(
     email: Annotated[str, typer.Argument(help="The invitee's email.")],
     role: Annotated[Role, typer.Option(help="Their role once they accept.")] = Role.member,
+    name: Annotated[str, typer.Option(help="Their display name, if they have no account yet.")] = "",
     url: UrlOption = None,
     key: KeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Invite a person into the key's org (admin key with orgs:write); prints the token once."""
     with api_client(url, key) as client:
-        answer = client.request("POST", "/api/v1/members", json={"email": email, "role": role.value})
-    _show_invitation(answer["invitation"], as_json)
+        invitation = client.invite_member(email, role=role.value, name=name)
+    _show_invitation(invitation, as_json)
+
+
+@members_app.command("set-role")
+def set_role(
+    user_id: UserIdArgument,
+    role: Annotated[Role, typer.Argument(help="member, admin or owner.")],
+    url: UrlOption = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a member's role (admin key with orgs:write); the last owner cannot step down."""
+    with api_client(url, key) as client:
+        _show(client.set_member_role(user_id, role.value), as_json)
+
+
+@members_app.command("remove")
+def remove_member(
+    user_id: UserIdArgument,
+    yes: YesOption = False,
+    url: UrlOption = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove a member from the org (admin key with orgs:write)."""
+    confirm(f"Remove member {user_id} from the org?", yes)
+    with api_client(url, key) as client:
+        client.remove_member(user_id)
+    deleted(as_json, user_id=user_id)
 
 
 @invitations_app.command("list")
 def list_invitations(url: UrlOption = None, key: KeyOption = None, as_json: JsonOption = False) -> None:
     """The org's invitations not yet accepted."""
     with api_client(url, key) as client:
-        data = client.request("GET", "/api/v1/invitations")["data"]
+        data = client.list_invitations()
     if as_json:
         print_json(data)
     else:
-        print_table(data, INVITATION_COLUMNS)
+        print_table(data, INVITATION_COLUMNS, title=f"{len(data)} open invitation(s)")
 
 
 @invitations_app.command("cancel")
@@ -149,7 +212,7 @@ def cancel(
 ) -> None:
     """Cancel an open invitation: its token stops working."""
     with api_client(url, key) as client:
-        client.request("DELETE", f"/api/v1/invitations/{invitation_id}")
+        client.cancel_invitation(invitation_id)
     console.print("cancelled")
 
 

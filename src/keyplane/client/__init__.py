@@ -8,6 +8,15 @@
         for key in client.list_keys():
             print(key.hash, key.name, key.limit_remaining)
 
+        client.create_budget("org", 100, reset="monthly")
+        for group in client.usage_groups("model", start="2025-01-01"):
+            print(group["model"], group["cost"])
+
+Every domain has its calls: keys, providers and credentials, usage (and `export_usage_csv`),
+budgets, prices, exchange rates, balance, ledger and credits, the org's workspaces and members,
+the project config, the audit trail. Keys answer dataclasses (`Key`); the other calls answer the
+API's JSON typed as TypedDicts (`Budget`, `Credential`, ...; see keyplane.client.types).
+
 `AsyncKeyplaneClient` has the same methods as coroutines. Every non-2xx answer raises
 `KeyplaneAPIError(status_code, message)`, parsed from any of keyplane's surface error shapes; a
 server that cannot be reached raises `KeyplaneConnectionError`. New endpoints need no new plumbing:
@@ -16,19 +25,99 @@ server that cannot be reached raises `KeyplaneConnectionError`. New endpoints ne
 
 from __future__ import annotations
 
-import enum
 import os
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self, TypeVar, Unpack
 
 import httpx
+
+from keyplane.client import billing, orgs, providers, usage
+from keyplane.client.calls import UNSET, Call, async_call, sync_call
+from keyplane.client.calls import Unset as _Unset
+from keyplane.client.providers import merged_credential
+from keyplane.client.types import (
+    AuditEvent,
+    AuditPage,
+    Balance,
+    Budget,
+    BudgetScope,
+    Credential,
+    CredentialChanges,
+    CreditEntry,
+    Credits,
+    EnvVar,
+    ExchangeRate,
+    InferenceConfig,
+    InferenceConfigChanges,
+    Invitation,
+    LedgerEntry,
+    Member,
+    Organization,
+    Pagination,
+    Price,
+    ProjectConfig,
+    Provider,
+    Reset,
+    Role,
+    UsageFilterArgs,
+    UsageGroup,
+    UsageGroupBy,
+    UsagePage,
+    UsageRecord,
+    Workspace,
+)
+
+__all__ = [
+    "UNSET",
+    "AsyncKeyplaneClient",
+    "AuditEvent",
+    "AuditPage",
+    "Balance",
+    "Budget",
+    "BudgetScope",
+    "Call",
+    "CreatedKey",
+    "Credential",
+    "CredentialChanges",
+    "CreditEntry",
+    "Credits",
+    "CurrentKey",
+    "EnvVar",
+    "ExchangeRate",
+    "InferenceConfig",
+    "InferenceConfigChanges",
+    "Invitation",
+    "Key",
+    "KeyplaneAPIError",
+    "KeyplaneClient",
+    "KeyplaneClientError",
+    "KeyplaneConnectionError",
+    "LedgerEntry",
+    "Member",
+    "Organization",
+    "Pagination",
+    "Price",
+    "ProjectConfig",
+    "Provider",
+    "Reset",
+    "Role",
+    "UsageFilterArgs",
+    "UsageGroup",
+    "UsageGroupBy",
+    "UsagePage",
+    "UsageRecord",
+    "Workspace",
+    "error_message",
+]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 URL_ENV = "KEYPLANE_URL"
 KEY_ENV = "KEYPLANE_MANAGEMENT_KEY"
 DEFAULT_TIMEOUT_SECONDS = 30.0
+CSV_HEADERS = {"Accept": "text/csv"}
+T = TypeVar("T")
 
 
 class KeyplaneClientError(Exception):
@@ -47,13 +136,6 @@ class KeyplaneAPIError(KeyplaneClientError):
 
 class KeyplaneConnectionError(KeyplaneClientError):
     """The server could not be reached (refused, DNS, timeout)."""
-
-
-class _Unset(enum.Enum):
-    UNSET = 0
-
-
-UNSET = _Unset.UNSET  # "leave unchanged" in updates, where None means "clear"
 
 
 def error_message(body: Any, fallback: str) -> str:
@@ -163,15 +245,6 @@ class CurrentKey:
     def from_json(cls, data: dict[str, Any]) -> CurrentKey:
         key: CurrentKey = _build(cls, data)
         return key
-
-
-def _credit_body(amount: float, note: str, user_id: str | None, org_id: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"amount": amount, "note": note}
-    if user_id is not None:
-        body["user_id"] = user_id
-    if org_id is not None:
-        body["org_id"] = org_id
-    return body
 
 
 def _iso(value: datetime | str | None) -> str | None:
@@ -348,29 +421,83 @@ class KeyplaneClient(_BaseClient):
     def current_key(self) -> CurrentKey:
         return CurrentKey.from_json(self.request("GET", "/api/v1/key")["data"])
 
-    def balance(self, *, currency: str | None = None) -> dict[str, Any]:
-        """The org balance (GET /api/v1/billing/balance), optionally in another currency."""
-        params = {"currency": currency} if currency else None
-        data: dict[str, Any] = self.request("GET", "/api/v1/billing/balance", params=params)["data"]
-        return data
+    def run(self, call: Call[T]) -> T:
+        """Send one described call and read its answer; every typed method goes through here."""
+        return call.read(self.request(call.method, call.path, params=call.params, json=call.json))
 
-    def add_credit(
-        self, amount: float, *, note: str = "", user_id: str | None = None, org_id: str | None = None
-    ) -> dict[str, Any]:
-        """Credit an org (operator admin, billing:write) in the base currency; returns the ledger entry."""
-        body = _credit_body(amount, note, user_id, org_id)
-        data: dict[str, Any] = self.request("POST", "/api/v1/billing/credits", json=body)["data"]
-        return data
+    # One line per typed call; the builders (keyplane.client.<domain>) hold signature and docs.
+    list_providers = sync_call(providers.list_providers)
+    get_provider = sync_call(providers.get_provider)
+    set_provider_base_url = sync_call(providers.set_provider_base_url)
+    list_credentials = sync_call(providers.list_credentials)
+    get_credential = sync_call(providers.get_credential)
+    create_credential = sync_call(providers.create_credential)
+    replace_credential = sync_call(providers.replace_credential)
+    delete_credential = sync_call(providers.delete_credential)
+    refresh_models = sync_call(providers.refresh_models)
+    list_usage = sync_call(usage.list_usage)
+    usage_groups = sync_call(usage.usage_groups)
+    list_budgets = sync_call(billing.list_budgets)
+    get_budget = sync_call(billing.get_budget)
+    create_budget = sync_call(billing.create_budget)
+    update_budget = sync_call(billing.update_budget)
+    delete_budget = sync_call(billing.delete_budget)
+    list_prices = sync_call(billing.list_prices)
+    set_price = sync_call(billing.set_price)
+    delete_price = sync_call(billing.delete_price)
+    balance = sync_call(billing.balance)
+    add_credit = sync_call(billing.add_credit)
+    list_ledger = sync_call(billing.list_ledger)
+    credits = sync_call(billing.credits)
+    list_exchange_rates = sync_call(billing.list_exchange_rates)
+    set_exchange_rate = sync_call(billing.set_exchange_rate)
+    current_org = sync_call(orgs.current_org)
+    rename_org = sync_call(orgs.rename_org)
+    list_workspaces = sync_call(orgs.list_workspaces)
+    create_workspace = sync_call(orgs.create_workspace)
+    rename_workspace = sync_call(orgs.rename_workspace)
+    list_members = sync_call(orgs.list_members)
+    invite_member = sync_call(orgs.invite_member)
+    set_member_role = sync_call(orgs.set_member_role)
+    remove_member = sync_call(orgs.remove_member)
+    list_invitations = sync_call(orgs.list_invitations)
+    cancel_invitation = sync_call(orgs.cancel_invitation)
+    get_project_config = sync_call(orgs.get_project_config)
+    list_audit_events = sync_call(orgs.list_audit_events)
 
-    def list_exchange_rates(self) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.request("GET", "/api/v1/billing/exchange-rates")["data"]
-        return data
+    def update_credential(
+        self, provider: str, key_id: str, **changes: Unpack[CredentialChanges]
+    ) -> Credential:
+        """Change only the given fields: reads the credential and writes it back whole (PUT).
 
-    def set_exchange_rate(self, currency_code: str, rate: float) -> dict[str, Any]:
-        """Units of currency_code per one unit of the base currency (admin, billing:write)."""
-        path = f"/api/v1/billing/exchange-rates/{currency_code}"
-        data: dict[str, Any] = self.request("PUT", path, json={"rate": rate})["data"]
-        return data
+        Read-modify-write: a change another caller makes in between is overwritten.
+        """
+        current = self.get_credential(provider, key_id)
+        return self.replace_credential(provider, key_id, merged_credential(current, provider, changes))
+
+    def update_project_config(
+        self, inference_config: InferenceConfigChanges, *, allow_overwrite: bool | None = None
+    ) -> ProjectConfig:
+        """Set the given inference-config fields of the key's workspace; returns the new config."""
+        self.run(orgs.put_project_config(dict(inference_config), allow_overwrite=allow_overwrite))
+        return self.get_project_config()
+
+    def export_usage_csv(self, destination: BinaryIO, **filters: Unpack[UsageFilterArgs]) -> int:
+        """Stream the usage CSV export into `destination` chunk by chunk; returns the bytes written."""
+        written = 0
+        try:
+            with self._http.stream(
+                "GET", usage.EXPORT_PATH, params=usage.usage_filter(**filters), headers=CSV_HEADERS
+            ) as response:
+                if response.is_error:
+                    response.read()
+                    self._decode(response)
+                for chunk in response.iter_bytes():
+                    destination.write(chunk)
+                    written += len(chunk)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        return written
 
 
 class AsyncKeyplaneClient(_BaseClient):
@@ -470,23 +597,80 @@ class AsyncKeyplaneClient(_BaseClient):
     async def current_key(self) -> CurrentKey:
         return CurrentKey.from_json((await self.request("GET", "/api/v1/key"))["data"])
 
-    async def balance(self, *, currency: str | None = None) -> dict[str, Any]:
-        params = {"currency": currency} if currency else None
-        data: dict[str, Any] = (await self.request("GET", "/api/v1/billing/balance", params=params))["data"]
-        return data
+    async def run(self, call: Call[T]) -> T:
+        """Send one described call and read its answer; every typed method goes through here."""
+        return call.read(await self.request(call.method, call.path, params=call.params, json=call.json))
 
-    async def add_credit(
-        self, amount: float, *, note: str = "", user_id: str | None = None, org_id: str | None = None
-    ) -> dict[str, Any]:
-        body = _credit_body(amount, note, user_id, org_id)
-        data: dict[str, Any] = (await self.request("POST", "/api/v1/billing/credits", json=body))["data"]
-        return data
+    # One line per typed call; the builders (keyplane.client.<domain>) hold signature and docs.
+    list_providers = async_call(providers.list_providers)
+    get_provider = async_call(providers.get_provider)
+    set_provider_base_url = async_call(providers.set_provider_base_url)
+    list_credentials = async_call(providers.list_credentials)
+    get_credential = async_call(providers.get_credential)
+    create_credential = async_call(providers.create_credential)
+    replace_credential = async_call(providers.replace_credential)
+    delete_credential = async_call(providers.delete_credential)
+    refresh_models = async_call(providers.refresh_models)
+    list_usage = async_call(usage.list_usage)
+    usage_groups = async_call(usage.usage_groups)
+    list_budgets = async_call(billing.list_budgets)
+    get_budget = async_call(billing.get_budget)
+    create_budget = async_call(billing.create_budget)
+    update_budget = async_call(billing.update_budget)
+    delete_budget = async_call(billing.delete_budget)
+    list_prices = async_call(billing.list_prices)
+    set_price = async_call(billing.set_price)
+    delete_price = async_call(billing.delete_price)
+    balance = async_call(billing.balance)
+    add_credit = async_call(billing.add_credit)
+    list_ledger = async_call(billing.list_ledger)
+    credits = async_call(billing.credits)
+    list_exchange_rates = async_call(billing.list_exchange_rates)
+    set_exchange_rate = async_call(billing.set_exchange_rate)
+    current_org = async_call(orgs.current_org)
+    rename_org = async_call(orgs.rename_org)
+    list_workspaces = async_call(orgs.list_workspaces)
+    create_workspace = async_call(orgs.create_workspace)
+    rename_workspace = async_call(orgs.rename_workspace)
+    list_members = async_call(orgs.list_members)
+    invite_member = async_call(orgs.invite_member)
+    set_member_role = async_call(orgs.set_member_role)
+    remove_member = async_call(orgs.remove_member)
+    list_invitations = async_call(orgs.list_invitations)
+    cancel_invitation = async_call(orgs.cancel_invitation)
+    get_project_config = async_call(orgs.get_project_config)
+    list_audit_events = async_call(orgs.list_audit_events)
 
-    async def list_exchange_rates(self) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = (await self.request("GET", "/api/v1/billing/exchange-rates"))["data"]
-        return data
+    async def update_credential(
+        self, provider: str, key_id: str, **changes: Unpack[CredentialChanges]
+    ) -> Credential:
+        """Change only the given fields: reads the credential and writes it back whole (PUT).
 
-    async def set_exchange_rate(self, currency_code: str, rate: float) -> dict[str, Any]:
-        path = f"/api/v1/billing/exchange-rates/{currency_code}"
-        data: dict[str, Any] = (await self.request("PUT", path, json={"rate": rate}))["data"]
-        return data
+        Read-modify-write: a change another caller makes in between is overwritten.
+        """
+        current = await self.get_credential(provider, key_id)
+        return await self.replace_credential(provider, key_id, merged_credential(current, provider, changes))
+
+    async def update_project_config(
+        self, inference_config: InferenceConfigChanges, *, allow_overwrite: bool | None = None
+    ) -> ProjectConfig:
+        """Set the given inference-config fields of the key's workspace; returns the new config."""
+        await self.run(orgs.put_project_config(dict(inference_config), allow_overwrite=allow_overwrite))
+        return await self.get_project_config()
+
+    async def export_usage_csv(self, destination: BinaryIO, **filters: Unpack[UsageFilterArgs]) -> int:
+        """Stream the usage CSV export into `destination` chunk by chunk; returns the bytes written."""
+        written = 0
+        try:
+            async with self._http.stream(
+                "GET", usage.EXPORT_PATH, params=usage.usage_filter(**filters), headers=CSV_HEADERS
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    self._decode(response)
+                async for chunk in response.aiter_bytes():
+                    destination.write(chunk)
+                    written += len(chunk)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        return written
