@@ -92,6 +92,8 @@ def serve(
     """Start the API server; /healthz answers 200 once it is ready."""
     import uvicorn
 
+    from keyplane.surfaces.http_server import server_options
+
     settings = settings_or_fail()  # also creates the secret once, before workers race for it
     if migrate_first if migrate_first is not None else settings.is_sqlite:
         asyncio.run(upgrade_database(settings.resolved_database_url))
@@ -107,4 +109,5 @@ def serve(
         proxy_headers=bool(settings.trusted_proxy_networks),
         forwarded_allow_ips=settings.trusted_proxies,
         timeout_graceful_shutdown=30,
+        **server_options(),  # the parser's own 400s in the surface's JSON shape; no WebSockets
     )
