@@ -104,10 +104,8 @@ def serve(
         workers=workers,
         log_level=settings.log_level,
         factory=False,
-        # Client addresses and schemes from X-Forwarded-* only when the peer is a trusted proxy
-        # (KEYPLANE_TRUSTED_PROXIES; keyplane.deps.client_ip applies the same rule).
-        proxy_headers=bool(settings.trusted_proxy_networks),
-        forwarded_allow_ips=settings.trusted_proxies,
         timeout_graceful_shutdown=30,
-        **server_options(),  # the parser's own 400s in the surface's JSON shape; no WebSockets
+        # The parser's own 400s in the surface's JSON shape, no WebSockets, and X-Forwarded-For
+        # read only by keyplane.deps.client_ip (KEYPLANE_TRUSTED_PROXIES), never by uvicorn.
+        **server_options(),
     )

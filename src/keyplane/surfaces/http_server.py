@@ -4,7 +4,9 @@ uvicorn answers a request it cannot parse (bad header, bad framing, not HTTP) it
 ASGI code, with a plain-text 400. This protocol keeps uvicorn's parser and behaviour (the
 connection is closed) but writes the error in the shape of the surface the request line named,
 when the parser got that far, else in the default (OpenRouter) shape. WebSocket upgrades are off:
-keyplane serves none, so an `Upgrade` header is an ordinary HTTP request.
+keyplane serves none, so an `Upgrade` header is an ordinary HTTP request. uvicorn's own proxy
+headers handling is off too: it would replace the socket peer with X-Forwarded-For text before
+keyplane reads it, and keyplane.auth.client_address applies KEYPLANE_TRUSTED_PROXIES itself.
 """
 
 from __future__ import annotations
@@ -47,4 +49,4 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
 
 def server_options() -> dict[str, Any]:
     """The uvicorn settings every keyplane server uses (`keyplane serve` and the test servers)."""
-    return {"http": JsonErrorsHttpToolsProtocol, "ws": "none"}
+    return {"http": JsonErrorsHttpToolsProtocol, "ws": "none", "proxy_headers": False}
