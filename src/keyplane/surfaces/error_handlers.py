@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane.errors import KeyplaneError
+from keyplane.kernel.writes import is_unique_violation
 from keyplane.surfaces.error_shapes import error_body
 
 logger = logging.getLogger("keyplane.errors")
@@ -81,11 +82,17 @@ def is_unstorable_text(exc: BaseException) -> bool:
     return False
 
 
+CONFLICT_MESSAGE = "A conflicting change was made at the same time; read the current state and retry"
+
+
 async def _database_error(request: Request, exc: Exception) -> Response:
     if is_unstorable_text(exc):
         return render_error(
             request, 400, "invalid_request", "Input contains characters that cannot be stored"
         )
+    if is_unique_violation(exc):  # a service without its own message for this race (flush_or_conflict)
+        logger.info("unique violation on %s %s answered 409", request.method, request.url.path)
+        return render_error(request, 409, "conflict", CONFLICT_MESSAGE)
     return await _unhandled_error(request, exc)
 
 
