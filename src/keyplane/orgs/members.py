@@ -17,6 +17,7 @@ from keyplane.errors import Conflict, NotFound
 from keyplane.kernel.permissions import require_admin, require_any_scope
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
+from keyplane.kernel.writes import delete_once
 from keyplane.keys.service import revoke_member_keys
 from keyplane.models import Membership, User
 from keyplane.orgs.repository import MembershipRepository
@@ -93,16 +94,17 @@ async def remove_member(*, session: AsyncSession, principal: Principal, user_id:
     require_owner_for(principal, member.membership.role)
     if member.membership.role == "owner" and await _owner_count(session, org_id) <= 1:
         raise Conflict("The last owner cannot be removed")
+    role = member.membership.role
+    if not await delete_once(session, member.membership):
+        raise NotFound("Member not found")  # a concurrent removal won
     revoked = await revoke_member_keys(session=session, org_id=org_id, user_id=user_id)
-    await session.delete(member.membership)
-    await session.flush()
     await audit.record(
         session,
         principal,
         "member.removed",
         audit.Target("member", user_id, org_id),
         email=member.user.email,
-        role=member.membership.role,
+        role=role,
         keys_revoked=revoked,
     )
     return member
