@@ -72,10 +72,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# PostgreSQL's character_not_in_repertoire (NUL in text) and untranslatable_character (NUL in JSONB).
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+
+
 def is_unstorable_text(exc: BaseException) -> bool:
     """The database refused a character it cannot store (PostgreSQL and NUL): the input's fault."""
     seen: BaseException | None = exc
     while seen is not None:
+        if getattr(seen, "sqlstate", None) in UNSTORABLE_TEXT_SQLSTATES:
+            return True
         if type(seen).__name__ == "CharacterNotInRepertoireError" or "invalid byte sequence" in str(seen):
             return True
         seen = seen.__cause__ or getattr(seen, "orig", None)
