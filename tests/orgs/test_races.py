@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from keyplane.context import AppContext
 from keyplane.models import Invitation, Membership, Workspace
@@ -99,3 +100,22 @@ async def test_concurrent_removals_of_one_member_have_one_winner(
     assert statuses(responses) == [200] + [404] * 11
     assert await count_rows(context, Membership, Membership.user_id == user_id) == 0
     assert await audit_events(context, "member.removed") == 1
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"], ids=["demote", "remove"])
+async def test_two_owners_demoted_or_removed_at_once_leave_one_owner(
+    client: httpx.AsyncClient, context: AppContext, org: BootstrapResult, method: str
+) -> None:
+    """The last-owner rule holds under races: the owners are counted with the org row locked."""
+    headers = bearer(org.management_key)
+    other = await add_user(context, org_id=org.org_id, email="o2@acme.test", role="owner")
+    body = {"role": "admin"} if method == "PATCH" else None
+    responses = await at_once(
+        2,
+        lambda i: client.request(
+            method, f"/api/v1/members/{(org.user_id, other)[i]}", json=body, headers=headers
+        ),
+    )
+    assert statuses(responses) == [200, 409]
+    owners = Membership.org_id == org.org_id, Membership.role == "owner"
+    assert await count_rows(context, Membership, *owners) == 1
