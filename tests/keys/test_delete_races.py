@@ -10,6 +10,7 @@ from keyplane.models import ApiKey
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests.concurrency import at_once, audit_events, count_rows, statuses
 from tests.factories import bearer
+from tests.harness import GatewaySetup, ServedApp
 from tests.surfaces.shapes import assert_error_shape
 from tests.surfaces.test_portal_envelope import PORTAL, create_portal_key, login
 
@@ -56,3 +57,18 @@ async def test_portal_concurrent_deletes_of_one_key_have_one_winner(
     await _check_one_winner(
         context, await at_once(12, lambda _: client.delete(path, headers=session)), "doomed"
     )
+
+
+async def test_a_deleted_key_is_refused_by_the_gateway_at_once(
+    gateway_setup: GatewaySetup, served: ServedApp, http: httpx.AsyncClient
+) -> None:
+    """The one-winner delete is still an ORM delete: the gateway's key cache hears of it on commit."""
+    await gateway_setup.add_credential(models=["gpt-test"])
+    await gateway_setup.add_credit(5)
+    key, key_hash = await gateway_setup.make_key()
+    chat = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+    url = served.base_url + "/v1/chat/completions"
+    assert (await http.post(url, json=chat, headers=bearer(key))).status_code == 200  # now cached
+    deleted = await http.delete(f"{served.base_url}/api/v1/keys/{key_hash}", headers=gateway_setup.admin)
+    assert deleted.status_code == 200
+    assert (await http.post(url, json=chat, headers=bearer(key))).status_code == 401

@@ -1,13 +1,13 @@
 """Writes that stay right when requests race: uniqueness is the database's, so a unique violation
 becomes a 409 (`flush_or_conflict`); an upsert is one INSERT ... ON CONFLICT (`upsert`); a delete
-has exactly one winner (`delete_once`), decided by the DELETE's rowcount."""
+has exactly one winner (`delete_once`), decided by a conditional statement's rowcount."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, inspect
+from sqlalchemy import ColumnElement, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,13 +62,25 @@ async def upsert(
 
 
 async def delete_once(session: AsyncSession, row: Any, *conditions: ColumnElement[bool]) -> bool:
-    """Delete `row` by primary key (and `conditions`); True only for the one caller whose DELETE
-    removed it, so a concurrent delete answers 404 and writes no second audit event."""
+    """Delete `row` (when `conditions` still hold); True only for the one caller who deleted it, so a
+    concurrent delete answers 404 and writes no second audit event.
+
+    A no-op UPDATE of the row decides: it locks the row (PostgreSQL) or the database (SQLite) and
+    matches nothing once another delete committed. The delete itself stays an ORM delete, so flush
+    hooks (the gateway's key-cache invalidation) still see it."""
     mapper = inspect(row).mapper
     key = zip(mapper.primary_key, mapper.primary_key_from_instance(row), strict=True)
     where = [column == value for column, value in key]
-    result = await session.execute(
-        delete(mapper.class_).where(*where, *conditions).execution_options(synchronize_session=False)
+    first = mapper.primary_key[0]
+    claimed = await session.execute(
+        update(mapper.class_)
+        .where(*where, *conditions)
+        .values({first.key: first})
+        .execution_options(synchronize_session=False)
     )
-    session.expunge(row)
-    return bool(getattr(result, "rowcount", 0) == 1)
+    if getattr(claimed, "rowcount", 0) != 1:
+        session.expunge(row)
+        return False
+    await session.delete(row)
+    await session.flush()
+    return True
