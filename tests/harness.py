@@ -31,6 +31,7 @@ from keyplane.models.base import utcnow
 from keyplane.orgs.bootstrap import BootstrapResult
 from keyplane.project_configs.schemas import InferenceConfigUpdate, ProjectConfigUpdate
 from keyplane.project_configs.service import update_project_config
+from keyplane.surfaces.http_server import server_options
 from tests.factories import bearer, make_org
 from tests.fakes.upstream import RunningUpstream, free_port
 
@@ -70,6 +71,7 @@ class ServedApp:
                 lifespan="on",
                 loop="asyncio",
                 access_log=False,
+                **server_options(),  # as `keyplane serve` runs it
             )
             self.server = uvicorn.Server(config)
             self.server.run()

@@ -15,6 +15,7 @@ from keyplane.config import Settings, parse_networks
 from keyplane.context import AppContext
 from tests.auth.helpers import serve
 from tests.factories import bearer, bootstrap_org
+from tests.harness import ServedApp
 
 Served = Callable[..., AbstractAsyncContextManager[tuple[httpx.AsyncClient, AppContext]]]
 
@@ -101,3 +102,18 @@ async def test_a_peer_that_is_no_ip_address_is_recorded_as_none(served: Served) 
 )
 def test_resolution_rules(peer: str | None, forwarded: list[str], expected: str | None) -> None:
     assert resolve_client_ip(peer, forwarded, parse_networks("10.0.0.0/8")) == expected
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "expected"),
+    [("203.0.113.9", "203.0.113.9"), ("A" * 5000, "127.0.0.1"), ("198.51.100.7, " + "9" * 100, "127.0.0.1")],
+    ids=["client", "overlong", "garbage-right"],
+)
+async def test_a_served_keyplane_resolves_the_header_once_and_keeps_garbage_out(
+    serve_app: Callable[..., ServedApp], context: AppContext, forwarded: str, expected: str
+) -> None:
+    """Over real HTTP as `keyplane serve` runs (uvicorn reads no proxy header): the header is read
+    by keyplane's rule alone, so garbage leaves the trusted proxy's own address, never header text."""
+    served = serve_app(trusted_proxies="127.0.0.1/32")
+    async with httpx.AsyncClient(base_url=served.base_url, timeout=30) as http:
+        assert await _audited_ip(http, context, [forwarded]) == expected

@@ -21,6 +21,7 @@ from keyplane.kernel.principal import Principal
 from keyplane.kernel.repository import OrgRepository
 from keyplane.kernel.scopes import BILLING_WRITE
 from keyplane.kernel.windows import window_start_day
+from keyplane.kernel.writes import delete_once
 from keyplane.keys.lookup import key_by_hash
 from keyplane.keys.repository import ApiKeyRepository
 from keyplane.models import Budget, UsageRollup
@@ -210,13 +211,14 @@ async def update_budget(
 async def delete_budget(*, session: AsyncSession, principal: Principal, budget_id: str) -> None:
     require_admin(principal, BILLING_WRITE)
     budget = await _budget_in_org(session, principal, budget_id)
+    target = audit.target_of(budget)
+    if not await delete_once(session, budget):
+        raise NotFound(BudgetRepository.not_found)  # a concurrent delete won
     await audit.record(
         session,
         principal,
         "budget.deleted",
-        budget,
+        target,
         scope=budget.scope,
         limit=nanos_to_usd(budget.limit_nanousd),
     )
-    await session.delete(budget)
-    await session.flush()

@@ -14,6 +14,7 @@ from keyplane.kernel.money import nanos_to_usd
 from keyplane.kernel.permissions import require_admin, require_operator_admin
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import BILLING_WRITE
+from keyplane.kernel.writes import upsert
 from keyplane.models import ExchangeRate
 from keyplane.models.base import utcnow
 
@@ -70,15 +71,12 @@ async def set_exchange_rate(
     rate_value = float(units_per_base)
     if not math.isfinite(rate_value) or rate_value <= 0 or rate_value > MAX_RATE:
         raise BadRequest(f"rate must be greater than 0 and at most {MAX_RATE:.0f}")
-    rate = await session.get(ExchangeRate, code)
-    previous = rate.units_per_base if rate is not None else None
-    if rate is None:
-        rate = ExchangeRate(currency_code=code, units_per_base=rate_value, updated_at=utcnow())
-        session.add(rate)
-    else:
-        rate.units_per_base = rate_value
-        rate.updated_at = utcnow()
-    await session.flush()
+    existing = await session.get(ExchangeRate, code)
+    previous = existing.units_per_base if existing is not None else None
+    values = {"currency_code": code, "units_per_base": rate_value, "updated_at": utcnow()}
+    await upsert(session, ExchangeRate, values, key=["currency_code"])  # racing setters all succeed
+    rate = await session.get(ExchangeRate, code, populate_existing=True)
+    assert rate is not None
     await audit.record(
         session,
         principal,

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keyplane.audit import service as audit
@@ -26,6 +25,7 @@ from keyplane.kernel.money import NANOS_PER_USD, is_valid_amount, nanos_to_usd, 
 from keyplane.kernel.permissions import require_admin, require_operator_admin
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import BILLING_WRITE
+from keyplane.kernel.writes import upsert
 from keyplane.models import ModelPrice
 from keyplane.models.base import utcnow
 
@@ -168,13 +168,7 @@ async def set_price(
         "cache_write_nanousd_per_mtok": price.cache_write_nanos_per_mtok,
         "updated_at": utcnow(),
     }
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(ModelPrice).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ModelPrice.model], set_={k: v for k, v in values.items() if k != "model"}
-    )
-    await session.execute(stmt)
+    await upsert(session, ModelPrice, values, key=["model"])
     mark_prices_changed(session)
     await audit.record(
         session,

@@ -103,6 +103,7 @@ def serve(
     import uvicorn
 
     from keyplane.db import upgrade_database
+    from keyplane.surfaces.http_server import server_options
 
     settings = settings_or_fail()  # also creates the secret once, before workers race for it
     if migrate_first if migrate_first is not None else settings.is_sqlite:
@@ -114,9 +115,8 @@ def serve(
         workers=workers,
         log_level=settings.log_level,
         factory=False,
-        # Client addresses and schemes from X-Forwarded-* only when the peer is a trusted proxy
-        # (KEYPLANE_TRUSTED_PROXIES; keyplane.deps.client_ip applies the same rule).
-        proxy_headers=bool(settings.trusted_proxy_networks),
-        forwarded_allow_ips=settings.trusted_proxies,
         timeout_graceful_shutdown=30,
+        # The parser's own 400s in the surface's JSON shape, no WebSockets, and X-Forwarded-For
+        # read only by keyplane.deps.client_ip (KEYPLANE_TRUSTED_PROXIES), never by uvicorn.
+        **server_options(),
     )

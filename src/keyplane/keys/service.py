@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
 from keyplane.auth.tokens import generate_key, hash_key, mask_key
-from keyplane.errors import BadRequest
+from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.money import usd_to_nanos
 from keyplane.kernel.principal import Principal
+from keyplane.kernel.writes import delete_once
 from keyplane.keys.caps import check_org_key_cap
 from keyplane.keys.lifecycle import set_disabled
 from keyplane.keys.lookup import key_by_hash
@@ -212,6 +213,8 @@ async def delete_key(*, session: AsyncSession, principal: Principal, key_hash: s
 
 
 async def remove_key(*, session: AsyncSession, principal: Principal, key: ApiKey) -> None:
-    await audit.record(session, principal, "key.deleted", key, name=key.name, kind=key.kind)
-    await session.delete(key)
-    await session.flush()
+    """Delete the key; of concurrent deletes exactly one wins (and is audited), the rest are 404."""
+    target = audit.target_of(key)
+    if not await delete_once(session, key):
+        raise NotFound("API key not found")
+    await audit.record(session, principal, "key.deleted", target, name=key.name, kind=key.kind)

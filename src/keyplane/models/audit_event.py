@@ -25,7 +25,7 @@ class AuditEvent(Base):
     actor_id: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(60))
     object_type: Mapped[str] = mapped_column(String(40))
-    object_id: Mapped[str] = mapped_column(String(100))
+    object_id: Mapped[str] = mapped_column(String(200))  # a model price's id is its name (<= 200)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

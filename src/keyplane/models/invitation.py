@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyplane.models.base import Base, new_uuid, utcnow
 
+OPEN_ONLY = text("accepted_at IS NULL")
+
 
 class Invitation(Base):
+    """One open invitation per email and org (the database's rule); accepted ones stay as history."""
+
     __tablename__ = "invitations"
-    __table_args__ = (Index("ix_invitations_org_id_created_at", "org_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_invitations_org_id_created_at", "org_id", "created_at"),
+        Index(
+            "uq_invitations_open_org_id_email",
+            "org_id",
+            "email",
+            unique=True,
+            sqlite_where=OPEN_ONLY,
+            postgresql_where=OPEN_ONLY,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))

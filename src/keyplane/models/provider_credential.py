@@ -19,7 +19,8 @@ class ProviderCredential(Base):
 
     __tablename__ = "provider_credentials"
     # Names and ids are unique per owner; the service also keeps an org's names and ids apart from
-    # the platform's (org_id NULL), which every org sees. Platform ids are unique among themselves.
+    # the platform's (org_id NULL), which every org sees. Platform ids and names are unique among
+    # themselves.
     __table_args__ = (
         Index("ix_provider_credentials_provider_org_id", "provider", "org_id"),
         UniqueConstraint("org_id", "name"),
@@ -27,6 +28,14 @@ class ProviderCredential(Base):
         Index(
             "uq_provider_credentials_platform_id",
             "id",
+            unique=True,
+            sqlite_where=PLATFORM_ONLY,
+            postgresql_where=PLATFORM_ONLY,
+        ),
+        # NULLs are distinct in (org_id, name): platform names need an index of their own.
+        Index(
+            "uq_provider_credentials_platform_name",
+            "name",
             unique=True,
             sqlite_where=PLATFORM_ONLY,
             postgresql_where=PLATFORM_ONLY,

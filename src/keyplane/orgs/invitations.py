@@ -1,7 +1,8 @@
 """Invitations: how a person joins an org without anyone learning whether their account exists.
 
 The token is shown once, stored as its sha256, valid for KEYPLANE_INVITATION_TTL_HOURS and single
-use (a conditional UPDATE picks one winner). Accepting with a new email creates the user with the
+use (a conditional UPDATE picks one winner). An email has at most one open invitation per org (a
+unique index; an expired one is replaced). Accepting with a new email creates the user with the
 given password; an email that already has an account must give that account's password.
 """
 
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -22,6 +22,7 @@ from keyplane.errors import BadRequest, Conflict, NotFound, Unauthorized
 from keyplane.kernel.permissions import require_admin, require_any_scope
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
+from keyplane.kernel.writes import delete_once, flush_or_conflict
 from keyplane.models import Invitation, Membership, Organization, User
 from keyplane.models.base import utcnow
 from keyplane.orgs.repository import InvitationRepository, MembershipRepository
@@ -61,9 +62,20 @@ async def issue_invitation(
     org_id = principal.require_org()
     token = TOKEN_PREFIX + secrets.token_hex(32)
     now = utcnow()
+    email = normalize_email(email)
+    await session.execute(  # an expired invitation no longer holds the email's place
+        delete(Invitation)
+        .where(
+            Invitation.org_id == org_id,
+            Invitation.email == email,
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at <= now,
+        )
+        .execution_options(synchronize_session=False)
+    )
     invitation = Invitation(
         org_id=org_id,
-        email=normalize_email(email),
+        email=email,
         role=check_role(role),
         name=name.strip()[:200],
         token_hash=hash_key(token),
@@ -72,7 +84,11 @@ async def issue_invitation(
         expires_at=now + timedelta(hours=ttl_hours),
     )
     session.add(invitation)
-    await session.flush()
+    await flush_or_conflict(
+        session,
+        "This email already has an open invitation to the organization; cancel it to send a new one",
+        code="already_invited",
+    )
     await audit.record(
         session, principal, "invitation.created", invitation, email=invitation.email, role=invitation.role
     )
@@ -111,14 +127,8 @@ async def cancel_invitation(*, session: AsyncSession, principal: Principal, invi
     if invitation is None or not invitation.is_open:
         raise NotFound("Invitation not found")
     target, email, role = audit.target_of(invitation), invitation.email, invitation.role
-    deleted = await session.execute(
-        delete(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
-        .execution_options(synchronize_session=False)
-    )
-    session.expunge(invitation)
-    if getattr(deleted, "rowcount", 0) != 1:  # a concurrent cancel (or accept) won
-        raise NotFound("Invitation not found")
+    if not await delete_once(session, invitation, Invitation.accepted_at.is_(None)):
+        raise NotFound("Invitation not found")  # a concurrent cancel (or accept) won
     await audit.record(session, principal, "invitation.cancelled", target, email=email, role=role)
 
 
@@ -160,12 +170,9 @@ async def accept_invitation(
     if already is not None:
         raise Conflict("This account is already a member of the organization", code="already_member")
     session.add(Membership(org_id=org.id, user_id=user.id, role=invitation.role, created_at=now))
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(
-            "This account is already a member of the organization", code="already_member"
-        ) from None
+    await flush_or_conflict(
+        session, "This account is already a member of the organization", code="already_member"
+    )
     actor = Principal(
         kind="user", user_id=user.id, org_id=org.id, role=invitation.role, ip_address=ip_address
     )

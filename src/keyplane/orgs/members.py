@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -17,8 +18,9 @@ from keyplane.errors import Conflict, NotFound
 from keyplane.kernel.permissions import require_admin, require_any_scope
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import ORGS_READ, ORGS_WRITE
+from keyplane.kernel.writes import delete_once
 from keyplane.keys.service import revoke_member_keys
-from keyplane.models import Membership, User
+from keyplane.models import Membership, Organization, User
 from keyplane.orgs.repository import MembershipRepository
 from keyplane.orgs.service import check_role, require_owner_for
 
@@ -58,6 +60,11 @@ async def get_member(*, session: AsyncSession, org_id: str, user_id: str) -> Mem
 
 
 async def _owner_count(session: AsyncSession, org_id: str) -> int:
+    """The org's owners, counted with its row locked (a no-op UPDATE, on SQLite too): two owners
+    demoting or removing each other at once cannot both pass the last-owner check."""
+    await session.execute(
+        update(Organization).where(Organization.id == org_id).values(updated_at=Organization.updated_at)
+    )
     repository = MembershipRepository(session, org_id)
     return await repository.count(repository.select().where(Membership.role == "owner"))
 
@@ -93,16 +100,17 @@ async def remove_member(*, session: AsyncSession, principal: Principal, user_id:
     require_owner_for(principal, member.membership.role)
     if member.membership.role == "owner" and await _owner_count(session, org_id) <= 1:
         raise Conflict("The last owner cannot be removed")
+    role = member.membership.role
+    if not await delete_once(session, member.membership):
+        raise NotFound("Member not found")  # a concurrent removal won
     revoked = await revoke_member_keys(session=session, org_id=org_id, user_id=user_id)
-    await session.delete(member.membership)
-    await session.flush()
     await audit.record(
         session,
         principal,
         "member.removed",
         audit.Target("member", user_id, org_id),
         email=member.user.email,
-        role=member.membership.role,
+        role=role,
         keys_revoked=revoked,
     )
     return member

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.passwords import hash_password
 from keyplane.errors import BadRequest, Conflict, Forbidden, NotFound
 from keyplane.kernel.principal import Principal
+from keyplane.kernel.writes import flush_or_conflict
 from keyplane.models import Membership, Organization, User, Workspace
 from keyplane.models.membership import ROLES
 
@@ -48,10 +48,7 @@ async def create_user(*, session: AsyncSession, email: str, password: str, name:
         raise Conflict("A user with this email already exists")
     user = User(email=email, password_hash=hash_password(password), name=name.strip())
     session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError:  # the same email created concurrently
-        raise Conflict("A user with this email already exists") from None
+    await flush_or_conflict(session, "A user with this email already exists")  # created concurrently
     return user
 
 

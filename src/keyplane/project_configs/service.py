@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -13,6 +12,7 @@ from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.repository import OrgRepository
 from keyplane.kernel.scopes import SETTINGS_WRITE, require_scope
+from keyplane.kernel.writes import upsert
 from keyplane.models import ProjectConfig, Workspace
 from keyplane.models.base import new_uuid, utcnow
 from keyplane.project_configs.schemas import DEFAULT_INFERENCE_CONFIG, NULLABLE_FIELDS, ProjectConfigUpdate
@@ -50,21 +50,15 @@ async def get_project_config(*, session: AsyncSession, org_id: str, workspace_id
     if await WorkspaceRepository(session, org_id).get_or_none(workspace_id) is None:
         raise NotFound("Project configuration not found")
     now = utcnow()
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = (
-        module.insert(ProjectConfig)
-        .values(
-            id=new_uuid(),
-            workspace_id=workspace_id,
-            inference_config=dict(DEFAULT_INFERENCE_CONFIG),
-            allow_overwrite=False,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["workspace_id"])
-    )
-    await session.execute(statement)
+    values = {
+        "id": new_uuid(),
+        "workspace_id": workspace_id,
+        "inference_config": dict(DEFAULT_INFERENCE_CONFIG),
+        "allow_overwrite": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await upsert(session, ProjectConfig, values, key=["workspace_id"], keep=values)  # first one wins
     config = await configs.of_workspace(workspace_id)
     assert config is not None
     return config

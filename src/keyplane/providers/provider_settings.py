@@ -6,6 +6,7 @@ requests (and the platform's credentials) are sent.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ from keyplane.audit import service as audit
 from keyplane.errors import BadRequest
 from keyplane.kernel.permissions import require_operator_admin
 from keyplane.kernel.principal import Principal
+from keyplane.kernel.writes import upsert
 from keyplane.models import ProviderSetting
 from keyplane.models.base import utcnow
 from keyplane.providers.catalog import ProviderInfo
@@ -38,14 +40,10 @@ async def put_setting(
 ) -> ProviderSetting:
     require_operator_admin(principal, "Provider settings")
     url = check_base_url(base_url)
-    setting = await session.get(ProviderSetting, info.name)
-    if setting is None:
-        setting = ProviderSetting(provider=info.name, base_url=url, extra={}, updated_at=utcnow())
-        session.add(setting)
-    else:
-        setting.base_url = url
-        setting.updated_at = utcnow()
-    await session.flush()
+    values: dict[str, Any] = {"provider": info.name, "base_url": url, "extra": {}, "updated_at": utcnow()}
+    await upsert(session, ProviderSetting, values, key=["provider"], keep=["extra"])
+    setting = await session.get(ProviderSetting, info.name, populate_existing=True)
+    assert setting is not None
     await audit.record(
         session,
         principal,

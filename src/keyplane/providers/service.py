@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -32,6 +31,7 @@ from keyplane.errors import BadRequest, Conflict, NotFound
 from keyplane.kernel.permissions import require_admin, require_operator_admin
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import PROVIDERS_WRITE
+from keyplane.kernel.writes import delete_once, flush_or_conflict
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import new_uuid, utcnow
 from keyplane.providers.catalog import CONFIG_FIELDS, ProviderInfo, get_provider
@@ -300,11 +300,8 @@ def _audit_details(row: ProviderCredential, **extra: Any) -> dict[str, Any]:
 
 
 async def _flush(session: AsyncSession, what: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError:
-        # A concurrent request took the id or name between our check and the insert.
-        raise Conflict(f"A key with this {what} already exists", code="duplicate_key") from None
+    """A concurrent request may take the id or name between our check and the insert."""
+    await flush_or_conflict(session, f"A key with this {what} already exists", code="duplicate_key")
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -393,11 +390,17 @@ async def delete_credential(
     visibility: Visibility,
 ) -> ProviderCredential:
     row = await _writable(session, principal, provider, key_id, visibility)
+    target = audit.target_of(row)
+    if not await delete_once(session, row):
+        raise NotFound("Key not found")  # a concurrent delete won
     await audit.record(
-        session, principal, "provider_credential.deleted", row, org_id=principal.org_id, **_audit_details(row)
+        session,
+        principal,
+        "provider_credential.deleted",
+        target,
+        org_id=principal.org_id,
+        **_audit_details(row),
     )
-    await session.delete(row)
-    await session.flush()
     return row
 
 

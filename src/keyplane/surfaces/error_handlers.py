@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane.errors import KeyplaneError
+from keyplane.kernel.writes import is_unique_violation
 from keyplane.surfaces.error_shapes import error_body
 
 logger = logging.getLogger("keyplane.errors")
@@ -71,14 +72,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# PostgreSQL's character_not_in_repertoire (NUL in text) and untranslatable_character (NUL in JSONB).
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+
+
 def is_unstorable_text(exc: BaseException) -> bool:
     """The database refused a character it cannot store (PostgreSQL and NUL): the input's fault."""
     seen: BaseException | None = exc
     while seen is not None:
+        if getattr(seen, "sqlstate", None) in UNSTORABLE_TEXT_SQLSTATES:
+            return True
         if type(seen).__name__ == "CharacterNotInRepertoireError" or "invalid byte sequence" in str(seen):
             return True
         seen = seen.__cause__ or getattr(seen, "orig", None)
     return False
+
+
+CONFLICT_MESSAGE = "A conflicting change was made at the same time; read the current state and retry"
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
@@ -86,6 +96,9 @@ async def _database_error(request: Request, exc: Exception) -> Response:
         return render_error(
             request, 400, "invalid_request", "Input contains characters that cannot be stored"
         )
+    if is_unique_violation(exc):  # a service without its own message for this race (flush_or_conflict)
+        logger.info("unique violation on %s %s answered 409", request.method, request.url.path)
+        return render_error(request, 409, "conflict", CONFLICT_MESSAGE)
     return await _unhandled_error(request, exc)
 
 

@@ -1,7 +1,9 @@
-"""Pure-ASGI middleware (cheap on the hot path): request ids and the request body size cap."""
+"""Pure-ASGI middleware (cheap on the hot path): request ids, the body size cap, and the body checks
+that hold for every route (no lone UTF-16 surrogate in JSON text)."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -12,6 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keyplane.surfaces.error_shapes import error_body
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE_MESSAGE = "Malformed JSON body: a string holds a lone UTF-16 surrogate escape"
 
 
 class RequestContextMiddleware:
@@ -46,23 +51,45 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        if declared is None and _has_chunked_body(scope):
-            # No length declared: read the body up to the cap first, so an oversized one is a
-            # clean 413 here instead of a parse error deep in the framework.
+        if (declared or 0) > 0 or (declared is None and _has_chunked_body(scope)):
+            # Read the body (at most the cap) before any route: an oversized one is a clean 413
+            # here instead of a parse error deep in the framework, and JSON text that no UTF-8
+            # column, log or response can hold is refused once for every route.
             body = await _read_capped(receive, self.max_body_bytes)
             if body is None:
+                message = f"Request body exceeds {self.max_body_bytes} bytes"
+                await _send_error(scope, send, request_id, 413, "payload_too_large", message, header)
+                return
+            if has_lone_surrogate(body):
                 await _send_error(
-                    scope,
-                    send,
-                    request_id,
-                    413,
-                    "payload_too_large",
-                    f"Request body exceeds {self.max_body_bytes} bytes",
-                    header,
+                    scope, send, request_id, 400, "invalid_request", LONE_SURROGATE_MESSAGE, header
                 )
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send_with_id)
+
+
+def has_lone_surrogate(body: bytes) -> bool:
+    """True when JSON text escapes a UTF-16 surrogate ("\\ud800") that no pair completes: Python's
+    json accepts it, but it cannot be encoded as UTF-8, so it would fail deep in a route."""
+    if _SURROGATE_ESCAPE.search(body) is None:  # the cheap test, passed by every ordinary body
+        return False
+    # Told apart here: a lone escape from a valid pair ("\\ud83d\\ude00") or an escaped backslash.
+    try:
+        pending: list[Any] = [json.loads(body)]
+    except (ValueError, RecursionError):  # not JSON: the route's own parsing answers it
+        return False
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _has_chunked_body(scope: Scope) -> bool:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
-
 from keyplane.kernel.repository import OrgRepository
 from keyplane.models import Workspace
+from keyplane.models.workspace import workspace_name_key
 
 
 class WorkspaceRepository(OrgRepository[Workspace]):
@@ -17,7 +16,7 @@ class WorkspaceRepository(OrgRepository[Workspace]):
 
     async def name_taken(self, name: str, exclude_id: str | None) -> bool:
         """True when another workspace of the org has this name (case-insensitive)."""
-        query = self.select().where(func.lower(Workspace.name) == name.lower())
+        query = self.select().where(Workspace.name_key == workspace_name_key(name))
         if exclude_id is not None:
             query = query.where(Workspace.id != exclude_id)
         return await self.first(query) is not None

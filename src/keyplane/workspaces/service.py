@@ -9,6 +9,7 @@ from keyplane.errors import BadRequest, Conflict, NotFound
 from keyplane.kernel.permissions import require_admin
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import ORGS_WRITE
+from keyplane.kernel.writes import flush_or_conflict
 from keyplane.models import Workspace
 from keyplane.models.base import utcnow
 from keyplane.workspaces.repository import WorkspaceRepository
@@ -47,9 +48,14 @@ async def list_workspaces(*, session: AsyncSession, org_id: str) -> list[Workspa
     return list(await repository.list(query))
 
 
+def _name_conflict(name: str) -> str:
+    return f"A workspace named '{name}' already exists in this organization"
+
+
 async def _check_unique_name(session: AsyncSession, org_id: str, name: str, exclude_id: str | None) -> None:
+    """The early, friendly answer; the unique index decides when requests race (flush_or_conflict)."""
     if await WorkspaceRepository(session, org_id).name_taken(name, exclude_id):
-        raise Conflict(f"A workspace named '{name}' already exists in this organization")
+        raise Conflict(_name_conflict(name))
 
 
 async def create_workspace(*, session: AsyncSession, principal: Principal, name: str) -> Workspace:
@@ -61,7 +67,7 @@ async def create_workspace(*, session: AsyncSession, principal: Principal, name:
         raise BadRequest(f"An organization has at most {MAX_WORKSPACES_PER_ORG} workspaces")
     workspace = Workspace(org_id=org_id, name=name, is_default=False, created_at=utcnow())
     session.add(workspace)
-    await session.flush()
+    await flush_or_conflict(session, _name_conflict(name))
     await audit.record(session, principal, "workspace.created", workspace, name=name)
     return workspace
 
@@ -75,6 +81,6 @@ async def rename_workspace(
     name = clean_workspace_name(name)
     await _check_unique_name(session, org_id, name, workspace.id)
     previous, workspace.name = workspace.name, name
-    await session.flush()
+    await flush_or_conflict(session, _name_conflict(name))
     await audit.record(session, principal, "workspace.updated", workspace, name=name, previous_name=previous)
     return workspace
