@@ -75,6 +75,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ): f"by a workspace id its callers resolved in the org (cortecs surface, gateway); {OWNED_ELSEWHERE}",
     ("project_configs/service.py", "Workspace"): "the workspace of a config just read by its workspace id",
     # the gateway hot path: the key was authenticated by hash, its org comes with it
+    (
+        "gateway/crash_recovery.py",
+        "UsageRecord",
+    ): "a killed process's journaled requests, by their own key ids, to skip what is already written",
     ("gateway/snapshot.py", "Budget"): f"the authenticated key's budgets by its org; {OWNED_ELSEWHERE}",
     ("gateway/snapshot.py", "ProjectConfig"): f"the authenticated key's workspace config; {OWNED_ELSEWHERE}",
     ("gateway/spend_reservations.py", "UsageRollup"): f"gateway spend by the key's org; {OWNED_ELSEWHERE}",

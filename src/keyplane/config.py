@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     stale_reservation_seconds: float = Field(
         default=900.0, gt=0.0, description="Reservations idle this long are crash leftovers, released."
     )
+    usage_journal: bool = Field(
+        default=True,
+        description="Journal unflushed usage in data_dir/usage-journal, so a killed gateway process "
+        "loses none (the next process on this data directory charges it).",
+    )
     management_keys_per_user: int = Field(default=10, ge=1)
     inference_keys_per_user: int = Field(default=100, ge=1)
     max_keys_per_org: int = Field(

@@ -20,6 +20,8 @@ from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.billing.pricing import PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
+from keyplane.gateway.crash_recovery import recover_crashed
+from keyplane.gateway.journal import UsageJournal, journal_directory
 from keyplane.gateway.key_cache import KeyCache, KeyRecord
 from keyplane.gateway.loop import LOOP_HEADER, loop_mark, refuse_own_mark
 from keyplane.gateway.metering import UsageMeter
@@ -88,6 +90,7 @@ class Admission:
     client_wants_usage: bool
     started: float = field(default_factory=time.perf_counter)
     settled: bool = False
+    journal_seq: int = 0  # its lines in the usage journal (0: not journaled)
 
 
 @dataclass(slots=True)
@@ -127,11 +130,15 @@ class Gateway:
         )
         self.rate_limiter = RateLimiter()
         self.shared_limiter: SharedRateLimiter | None = None  # set when Redis is configured
+        self.journal_dir = journal_directory(settings)
+        self.journal = UsageJournal.open(self.journal_dir) if settings.usage_journal else None
+        self._sessions = context.sessions
         self.meter = UsageMeter(
             context.sessions,
             self.ledger,
             interval_seconds=settings.usage_flush_interval_seconds,
             batch_size=settings.usage_flush_batch_size,
+            journal=self.journal,
         )
         self.upstream = UpstreamClient(
             timeout_seconds=settings.upstream_timeout_seconds, egress=policy.egress
@@ -222,8 +229,16 @@ class Gateway:
             candidates = [c for c in candidates if c[0].is_byok]
             reservation = await self._reserve(key, view, candidates, worst)
             assert reservation is not None
+        request_id = request_id or uuid.uuid4().hex
+        journal_seq = (
+            self.journal.admitted(
+                key, request_id=request_id, model=model, streamed=stream, worst=worst, holds=reservation.holds
+            )
+            if self.journal is not None
+            else 0
+        )
         return Admission(
-            request_id=request_id or uuid.uuid4().hex,
+            request_id=request_id,
             key=key,
             operation=operation,
             model=model,
@@ -235,6 +250,7 @@ class Gateway:
             prompt_estimate=prompt_estimate,
             stream=stream,
             client_wants_usage=wants_usage,
+            journal_seq=journal_seq,
         )
 
     def _routes_for(
@@ -422,7 +438,16 @@ class Gateway:
             streamed=admission.stream,
             error=error[:500] if error else None,
         )
-        self.meter.record(event, Settlement(admission.reservation, cost, is_byok))
+        if self.journal is not None:
+            self.journal.done(admission.journal_seq, event)
+        self.meter.record(event, Settlement(admission.reservation, cost, is_byok, admission.journal_seq))
+
+    async def recover_crashed(self) -> int:
+        """Charge what killed processes on this database and data directory served but never flushed."""
+        own = self.journal.instance if self.journal is not None else None
+        return await recover_crashed(
+            self.journal_dir, self._sessions, own=own, stale_seconds=self.settings.stale_reservation_seconds
+        )
 
     # -- models ------------------------------------------------------------------------------
 
