@@ -112,6 +112,7 @@ def test_the_file_keeps_only_uncommitted_requests(tmp_path: Path, monkeypatch: p
     journal.done(seqs[1], _event(key, "r1"))
     journal.committed([seqs[0]])
     monkeypatch.setattr(journal_module, "COMPACT_BYTES", 1)
+    monkeypatch.setattr(journal_module, "COMPACT_RATIO", 1)
     journal.compact()
 
     segments = segments_of(journal.directory, journal.instance)

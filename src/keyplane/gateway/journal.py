@@ -4,7 +4,8 @@ Each admitted request appends a line (its holds and worst case), each finished o
 usage event), with one plain `os.write` each before the answer reaches the client: the kernel keeps
 them across a SIGKILL (not across a power loss or a lost disk). A request's lines leave memory when
 its batch commits; after each flush the file is emptied when nothing is live, or rewritten to the
-live lines once it passes `COMPACT_BYTES`. The process holds an exclusive `flock` on
+live lines once it passes `COMPACT_BYTES` and `COMPACT_RATIO` times their size (so rewriting costs
+at most a fraction of the appends). The process holds an exclusive `flock` on
 `<instance>.lock` for its whole life: a journal whose lock is free belongs to a dead process, and
 `gateway.crash_recovery` settles it. Nothing here touches the database.
 """
@@ -32,7 +33,8 @@ from keyplane.usage.writer import UsageEvent
 logger = logging.getLogger("keyplane.gateway.journal")
 
 JOURNAL_DIR = "usage-journal"
-COMPACT_BYTES = 1 << 20  # rewrite the file to its live lines past this size
+COMPACT_BYTES = 4 << 20  # rewrite the file to its live lines past this size ...
+COMPACT_RATIO = 4  # ... and this many times what is live
 LOCK_SUFFIX = ".lock"
 SEGMENT_SUFFIX = ".jsonl"
 _LINE = orjson.OPT_APPEND_NEWLINE
@@ -62,6 +64,7 @@ class UsageJournal:
         self._fd = -1
         self._segment = 0
         self._size = 0
+        self._live_bytes = 0
         self._seq = 0
         self._admitted: dict[int, bytes] = {}
         self._done: dict[int, bytes] = {}
@@ -137,6 +140,7 @@ class UsageJournal:
         if not self._append(line):
             return 0
         self._admitted[seq] = line
+        self._live_bytes += len(line)
         return seq
 
     def done(self, seq: int, event: UsageEvent) -> None:
@@ -145,12 +149,12 @@ class UsageJournal:
             line = orjson.dumps({"d": seq, "e": event}, option=_LINE)
             if self._append(line):
                 self._done[seq] = line
+                self._live_bytes += len(line)
 
     def committed(self, seqs: Iterable[int]) -> None:
         """Their batch is in the database: their lines need not survive the next compaction."""
         for seq in seqs:
-            self._admitted.pop(seq, None)
-            self._done.pop(seq, None)
+            self._live_bytes -= len(self._admitted.pop(seq, b"")) + len(self._done.pop(seq, b""))
 
     def compact(self) -> None:
         """After a flush: empty the file when nothing is live, else rewrite it once it is large."""
@@ -161,7 +165,7 @@ class UsageJournal:
                 os.ftruncate(self._fd, 0)
                 self._size = 0
                 return
-            if self._size < COMPACT_BYTES:
+            if self._size < COMPACT_BYTES or self._size < COMPACT_RATIO * self._live_bytes:
                 return
             self._rewrite()
         except OSError:
@@ -225,6 +229,7 @@ class UsageJournal:
         self._release()
         self._admitted.clear()
         self._done.clear()
+        self._live_bytes = 0
 
     def _release(self) -> None:
         for fd in (self._fd, self._lock_fd):
