@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEYPLANE_", extra="ignore")
 
     data_dir: Path = Field(
-        default=Path(".keyplane"), description="Holds the SQLite file and the generated secret key."
+        default=Path(".keyplane"),
+        description="Holds the SQLite file, the generated secret key and the gateway's usage journal.",
     )
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir.")
     redis_url: str | None = Field(

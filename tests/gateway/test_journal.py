@@ -143,6 +143,12 @@ def test_a_journal_that_cannot_write_is_dropped(tmp_path: Path, monkeypatch: pyt
     assert _admit(journal, _key(NO_ORG), "r2", []) == 0  # and stays off: no partial journal
 
 
+def test_no_journal_where_the_data_directory_cannot_hold_one(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert UsageJournal.open(blocker / "usage-journal" / "db") is None
+
+
 def test_each_database_has_its_own_journal_directory(tmp_path: Path) -> None:
     first = journal_directory(Settings(data_dir=tmp_path, database_url="postgresql://u:one@db/a"))
     rotated = journal_directory(Settings(data_dir=tmp_path, database_url="postgresql://u:two@db/a"))

@@ -77,8 +77,10 @@ class UsageJournal:
                 make_private_dir(path)
             journal._take_lock()
             journal._fd = journal._open_segment(0)
-        except OSError:
-            logger.exception("no usage journal in %s: a killed process loses its unflushed usage", directory)
+        except OSError as exc:
+            logger.warning(
+                "no usage journal in %s (%s): a killed process loses its unflushed usage", directory, exc
+            )
             journal._discard()
             return None
         return journal
