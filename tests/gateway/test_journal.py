@@ -3,10 +3,11 @@ that settling twice (a recovery interrupted after its commit) still charges once
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,8 @@ from keyplane.billing.ledger import balance_nanos
 from keyplane.config import Settings
 from keyplane.context import AppContext
 from keyplane.gateway import journal as journal_module
-from keyplane.gateway.crash_recovery import CRASH_STATUS, read_journal, recover_crashed
-from keyplane.gateway.journal import UsageJournal, journal_directory, segments_of
+from keyplane.gateway.crash_recovery import CRASH_STATUS, finished_event, read_journal, recover_crashed
+from keyplane.gateway.journal import ADMIT_FIELDS, DONE_FIELDS, UsageJournal, journal_directory, segments_of
 from keyplane.gateway.key_cache import KeyRecord
 from keyplane.gateway.subjects import EPOCH, LimitSubject, balance_subject
 from keyplane.models import SpendCounter, UsageRecord
@@ -119,7 +120,7 @@ def test_the_file_keeps_only_uncommitted_requests(tmp_path: Path, monkeypatch: p
     assert len(segments) == 1
     entries, _ = read_journal(segments)
     assert sorted(entries) == seqs[1:]
-    assert entries[seqs[1]].event is not None and entries[seqs[2]].event is None
+    assert entries[seqs[1]].done is not None and entries[seqs[2]].done is None
 
     journal.committed(seqs)
     journal.compact()
@@ -181,11 +182,12 @@ async def test_a_dead_journal_is_charged_once_even_when_its_recovery_runs_twice(
     journal = UsageJournal.open(tmp_path / "x" / "y" / "j")
     assert journal is not None
     key = _key(org)
-    finished = _admit(journal, key, "finished", [(balance, WORST)])
-    journal.done(finished, _event(key, "finished"))
+    journal.done(_admit(journal, key, "finished", [(balance, WORST)]), _event(key, "finished"))
+    await asyncio.sleep(0)  # the loop's next turn writes its line
     _admit(journal, key, "in-flight", [(balance, WORST)])
     _admit(journal, _key(org, "byok-key"), "byok-in-flight", [])
-    _dead(journal)
+    journal.done(_admit(journal, key, "finished-unwritten", [(balance, WORST)]), _event(key, "x"))
+    _dead(journal)  # before the loop turned: that last line never reached the file
     if not fresh:  # older than the stale period: the janitor releases its reservations instead
         for path in segments_of(journal.directory, journal.instance):
             os.utime(path, (0, 0))
@@ -194,20 +196,55 @@ async def test_a_dead_journal_is_charged_once_even_when_its_recovery_runs_twice(
     before = await _balance(context, org)
 
     settled = await recover_crashed(journal.directory, context.sessions, own=None, stale_seconds=900)
-    assert settled == 3 and list(journal.directory.iterdir()) == []
+    assert settled == 4 and list(journal.directory.iterdir()) == []
     # the recoverer was killed after its commit, before removing the files: they are back
     shutil.copytree(copy, journal.directory, dirs_exist_ok=True)
     assert await recover_crashed(journal.directory, context.sessions, own=None, stale_seconds=900) == 0
 
     rows = {r.request_id: r for r in await _records(context)}
-    assert sorted(rows) == ["byok-in-flight", "finished", "in-flight"]
+    assert sorted(rows) == ["byok-in-flight", "finished", "finished-unwritten", "in-flight"]
     assert (rows["finished"].status_code, rows["finished"].cost_nanousd) == (200, COST)
-    assert (rows["in-flight"].status_code, rows["in-flight"].cost_nanousd) == (CRASH_STATUS, WORST)
+    for name in ("in-flight", "finished-unwritten"):  # never lost: charged their worst case
+        assert (rows[name].status_code, rows[name].cost_nanousd) == (CRASH_STATUS, WORST)
     assert rows["in-flight"].is_byok is False and rows["byok-in-flight"].is_byok is True
-    assert before - await _balance(context, org) == COST + WORST  # BYOK is not debited
+    assert before - await _balance(context, org) == COST + 2 * WORST  # BYOK is not debited
     spent, reserved = await _counter(context, balance.counter)
     assert spent == 0  # the balance's spend is its ledger debits
-    assert reserved == (10 * WORST - COST - WORST if fresh else 10 * WORST)
+    assert reserved == (10 * WORST - COST - 2 * WORST if fresh else 10 * WORST)
+
+
+def test_a_finished_line_and_its_admission_give_back_the_whole_usage_event(tmp_path: Path) -> None:
+    assert set(ADMIT_FIELDS) | set(DONE_FIELDS) == {f.name for f in fields(UsageEvent)}
+    journal = UsageJournal.open(tmp_path / "a" / "b" / "c")
+    assert journal is not None
+    key = _key(NO_ORG)
+    seq = journal.admitted(key, request_id="req", model="m", streamed=True, worst=WORST, holds=[])
+    event = UsageEvent(
+        request_id="req",
+        org_id=key.org_id,
+        workspace_id=key.workspace_id,
+        key_id=key.id,
+        user_id=key.user_id,
+        model="m",
+        provider="vllm",
+        credential_id="cred",
+        is_byok=True,
+        prompt_tokens=1,
+        completion_tokens=2,
+        cached_tokens=3,
+        cost_nanousd=4,
+        latency_ms=5,
+        status_code=499,
+        streamed=True,
+        error="cancelled",
+    )
+    journal.done(seq, event)
+    entries, _ = read_journal(segments_of(journal.directory, journal.instance))
+    admit, done = entries[seq].admit, entries[seq].done
+    assert admit is not None and done is not None
+    assert finished_event(admit, done) == event
+    journal.committed([seq])
+    journal.close()
 
 
 async def _balance(context: AppContext, org: BootstrapResult) -> int:

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from keyplane.gateway.journal import LOCK_SUFFIX, segments_of
+from keyplane.gateway.journal import ADMIT_FIELDS, DONE_FIELDS, LOCK_SUFFIX, segments_of
 from keyplane.gateway.spend_reservations import Reservation, Settlement, settle_counters
 from keyplane.gateway.subjects import LimitSubject
 from keyplane.kernel.money import nanos_to_usd
@@ -38,7 +38,6 @@ CRASH_ERROR = "crash settlement: the gateway process ended before this request's
 CRASH_NOTE = "crash settlement: reserved worst case of requests a killed gateway process had in flight"
 RECOVERED_NOTE = "gateway usage (recovered from a killed gateway process's journal)"
 CHUNK = 1000  # requests per recovery transaction
-_EVENT_FIELDS = frozenset(f.name for f in fields(UsageEvent))
 
 
 @dataclass(slots=True)
@@ -47,7 +46,7 @@ class JournalEntry:
 
     seq: int
     admit: dict[str, Any] | None = None
-    event: dict[str, Any] | None = None
+    done: list[Any] | None = None
 
 
 async def recover_crashed(
@@ -121,9 +120,9 @@ def read_journal(segments: Sequence[Path]) -> tuple[dict[int, JournalEntry], flo
             if isinstance(line, dict) and isinstance(line.get("a"), int):
                 entries.setdefault(line["a"], JournalEntry(line["a"])).admit = line
             elif (
-                isinstance(line, dict) and isinstance(line.get("d"), int) and isinstance(line.get("e"), dict)
+                isinstance(line, dict) and isinstance(line.get("d"), int) and isinstance(line.get("v"), list)
             ):
-                entries.setdefault(line["d"], JournalEntry(line["d"])).event = line["e"]
+                entries.setdefault(line["d"], JournalEntry(line["d"])).done = line["v"]
     return entries, newest
 
 
@@ -159,10 +158,13 @@ async def _unwritten(
     """The chunk's usage events not in usage_records yet: (exact, crash settlements, settlements)."""
     candidates: list[tuple[UsageEvent, Reservation, bool]] = []
     for entry in chunk:
-        reservation = Reservation(_holds(entry.admit["h"]) if entry.admit else [])
-        if entry.event is not None:
-            candidates.append((_event(entry.event), reservation, True))
-        elif entry.admit is not None:
+        if entry.admit is None:  # a finished line alone (never written so): nothing to charge it to
+            continue
+        reservation = Reservation(_holds(entry.admit["h"]))
+        event = finished_event(entry.admit, entry.done) if entry.done is not None else None
+        if event is not None:
+            candidates.append((event, reservation, True))
+        else:
             candidates.append((_crash_event(entry.admit, reservation), reservation, False))
     written = await _written(session, [event for event, _, _ in candidates])
     exact: list[UsageEvent] = []
@@ -231,10 +233,15 @@ def _holds(raw: list[list[Any]]) -> list[tuple[LimitSubject, int]]:
     ]
 
 
-def _event(raw: dict[str, Any]) -> UsageEvent:
-    values = {name: value for name, value in raw.items() if name in _EVENT_FIELDS}
-    values["created_at"] = datetime.fromisoformat(values["created_at"])
-    return UsageEvent(**values)
+def finished_event(admit: dict[str, Any], done: list[Any]) -> UsageEvent | None:
+    """The usage event a finished request's flush would have written; None when unreadable."""
+    try:
+        values = dict(zip(DONE_FIELDS, done, strict=True))
+        values["created_at"] = datetime.fromisoformat(values["created_at"])
+        return UsageEvent(**{name: admit[short] for name, short in ADMIT_FIELDS.items()}, **values)
+    except (KeyError, TypeError, ValueError):
+        logger.warning("unreadable usage line in a killed process's journal: charged at its worst case")
+        return None
 
 
 def _crash_event(admit: dict[str, Any], reservation: Reservation) -> UsageEvent:

@@ -1,8 +1,10 @@
 """A per-process journal of requests whose usage is not committed yet, so a SIGKILL loses none.
 
-Each admitted request appends a line (its holds and worst case), each finished one a second (its
-usage event), with one plain `os.write` each before the answer reaches the client: the kernel keeps
-them across a SIGKILL (not across a power loss or a lost disk). A request's lines leave memory when
+Each admitted request appends a line (its holds and worst case) with a plain `os.write` before it
+is forwarded; the kernel keeps it across a SIGKILL (not across a power loss or a lost disk). Each
+finished one adds a second line (the rest of its usage event), written with the next admission or
+at the event loop's next turn: a kill before that charges the request its worst case instead of
+its exact cost, so nothing is lost either way. A request's lines leave memory when
 its batch commits; after each flush the file is emptied when nothing is live, or rewritten to the
 live lines once it passes `COMPACT_BYTES` and `COMPACT_RATIO` times their size (so rewriting costs
 at most a fraction of the appends). The process holds an exclusive `flock` on
@@ -12,6 +14,7 @@ at most a fraction of the appends). The process holds an exclusive `flock` on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -38,6 +41,30 @@ COMPACT_RATIO = 4  # ... and this many times what is live
 LOCK_SUFFIX = ".lock"
 SEGMENT_SUFFIX = ".jsonl"
 _LINE = orjson.OPT_APPEND_NEWLINE
+# A usage event in the journal: these fields from the admission line (by its keys) ...
+ADMIT_FIELDS = {
+    "request_id": "r",
+    "org_id": "o",
+    "workspace_id": "w",
+    "key_id": "k",
+    "user_id": "u",
+    "model": "m",
+    "streamed": "s",
+}
+# ... and these, in this order, from the finished line.
+DONE_FIELDS = (
+    "provider",
+    "credential_id",
+    "is_byok",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_nanousd",
+    "latency_ms",
+    "status_code",
+    "error",
+    "created_at",
+)
 
 
 def journal_directory(settings: Settings) -> Path:
@@ -68,6 +95,8 @@ class UsageJournal:
         self._seq = 0
         self._admitted: dict[int, bytes] = {}
         self._done: dict[int, bytes] = {}
+        self._pending: list[bytes] = []  # finished lines not written yet
+        self._scheduled = False
 
     @classmethod
     def open(cls, directory: Path) -> UsageJournal | None:
@@ -139,19 +168,51 @@ class UsageJournal:
             },
             option=_LINE,
         )
-        if not self._append(line):
+        if not self._append(b"".join([*self._pending, line]) if self._pending else line):
             return 0
+        self._pending.clear()
         self._admitted[seq] = line
         self._live_bytes += len(line)
         return seq
 
     def done(self, seq: int, event: UsageEvent) -> None:
-        """Journal a finished request's usage event (what its flush will write)."""
-        if seq and self._fd >= 0:
-            line = orjson.dumps({"d": seq, "e": event}, option=_LINE)
-            if self._append(line):
-                self._done[seq] = line
-                self._live_bytes += len(line)
+        """Journal a finished request's usage (what its flush will write), at the latest at the
+        event loop's next turn."""
+        if not seq or self._fd < 0:
+            return
+        e = event
+        values = [
+            e.provider,
+            e.credential_id,
+            e.is_byok,
+            e.prompt_tokens,
+            e.completion_tokens,
+            e.cached_tokens,
+            e.cost_nanousd,
+            e.latency_ms,
+            e.status_code,
+            e.error,
+            e.created_at,
+        ]  # DONE_FIELDS, spelled out: the hot path
+        line = orjson.dumps({"d": seq, "v": values}, option=_LINE)
+        self._done[seq] = line
+        self._live_bytes += len(line)
+        self._pending.append(line)
+        if not self._scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(self.write_pending)
+            except RuntimeError:  # no event loop: write now
+                self.write_pending()
+                return
+            self._scheduled = True
+
+    def write_pending(self) -> None:
+        """Write the finished lines no admission has carried yet."""
+        self._scheduled = False
+        if self._pending and self._fd >= 0:
+            payload = b"".join(self._pending)
+            self._pending.clear()
+            self._append(payload)
 
     def committed(self, seqs: Iterable[int]) -> None:
         """Their batch is in the database: their lines need not survive the next compaction."""
@@ -160,6 +221,7 @@ class UsageJournal:
 
     def compact(self) -> None:
         """After a flush: empty the file when nothing is live, else rewrite it once it is large."""
+        self.write_pending()
         if self._fd < 0 or self._size == 0:
             return
         try:
@@ -210,6 +272,7 @@ class UsageJournal:
 
     def close(self) -> None:
         """At shutdown: nothing live -> the files go; else they stay, for the next process to settle."""
+        self.write_pending()
         if self._fd < 0:
             return
         if self._admitted or self._done:
@@ -231,6 +294,7 @@ class UsageJournal:
         self._release()
         self._admitted.clear()
         self._done.clear()
+        self._pending.clear()
         self._live_bytes = 0
 
     def _release(self) -> None:
