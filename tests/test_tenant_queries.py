@@ -75,6 +75,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "UsageRollup",
     ): "a limit counter's seed, by the subject's org",
     (
+        "gateway/crash_recovery.py",
+        "UsageRecord",
+    ): "a killed process's journaled requests, by their own request ids, to skip what is written",
+    (
         "providers/eligibility.py",
         "ProviderCredential",
     ): "routing: the key's org's and platform credentials",

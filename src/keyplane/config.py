@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEYPLANE_", extra="ignore")
 
     data_dir: Path = Field(
-        default=Path(".keyplane"), description="Holds the SQLite file and the generated secret key."
+        default=Path(".keyplane"),
+        description="Holds the SQLite file, the generated secret key and the gateway's usage journal.",
     )
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir.")
     redis_url: str | None = Field(
@@ -88,6 +89,11 @@ class Settings(BaseSettings):
     )
     stale_reservation_seconds: float = Field(
         default=900.0, gt=0.0, description="Reservations idle this long are crash leftovers, released."
+    )
+    usage_journal: bool = Field(
+        default=True,
+        description="Journal unflushed usage in data_dir/usage-journal, so a killed gateway process "
+        "loses none (the next process on this data directory charges it).",
     )
     management_keys_per_user: int = Field(default=10, ge=1)
     inference_keys_per_user: int = Field(default=100, ge=1)

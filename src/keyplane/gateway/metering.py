@@ -1,7 +1,8 @@
 """Usage off the hot path: requests enqueue, one background task writes batches.
 
 A batch is one transaction: usage records, rollups and ledger debits (usage/writer.py), the
-settlement of its reservations, and the keys' last_used_at. A graceful shutdown drains the queue.
+settlement of its reservations, and the keys' last_used_at. A graceful shutdown drains the queue;
+a killed process's queue is in its usage journal (gateway/journal.py), settled by the next one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prometheus_client import Counter
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from keyplane.gateway.journal import UsageJournal
 from keyplane.gateway.spend_reservations import Settlement, SpendLedger
 from keyplane.models import ApiKey
 from keyplane.usage.writer import UsageEvent, write_usage_batch
@@ -53,9 +55,11 @@ class UsageMeter:
         *,
         interval_seconds: float,
         batch_size: int,
+        journal: UsageJournal | None = None,
     ) -> None:
         self._sessions = sessions
         self._ledger = ledger
+        self._journal = journal
         self._interval = interval_seconds
         self._batch_size = batch_size
         self._queue: deque[tuple[UsageEvent, Settlement]] = deque()
@@ -96,6 +100,8 @@ class UsageMeter:
             await self._ledger.release_free()
         except Exception:
             logger.exception("could not hand back spend leases at shutdown (they expire as stale)")
+        if self._journal is not None:
+            self._journal.close()  # kept when events are left: the next process settles them
 
     async def _run(self) -> None:
         delay = self._interval
@@ -107,6 +113,8 @@ class UsageMeter:
                 while self._queue:
                     await self.flush()
                 await self._ledger.release_free()
+                if self._journal is not None:
+                    self._journal.compact()
                 delay = self._interval
             except Exception:
                 logger.exception("usage flush failed; %d events kept for retry", len(self._queue))
@@ -131,6 +139,8 @@ class UsageMeter:
                 self._queue.extendleft(reversed(batch))
                 raise
             self._ledger.after_commit(settlements)
+            if self._journal is not None:
+                self._journal.committed(settlement.journal_seq for settlement in settlements)
             self.flushed_total += len(batch)
             return len(batch)
 

@@ -29,7 +29,9 @@ from keyplane.gateway.adapters.base import (
     Adapter,
     Dialect,
 )
+from keyplane.gateway.crash_recovery import recover_crashed
 from keyplane.gateway.http import DeadlineExceeded
+from keyplane.gateway.journal import UsageJournal, journal_directory
 from keyplane.gateway.key_cache import KeyCache, KeyRecord
 from keyplane.gateway.loop import LOOP_HEADER, loop_mark, refuse_own_mark
 from keyplane.gateway.messages import cap_max_tokens
@@ -103,6 +105,7 @@ class Admission:
     client_headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
     # Translated request bodies by (adapter dialect, upstream model): made once, tried on each candidate.
     translated: dict[tuple[str, str], tuple[dict[str, Any], bytes]] | None = None
+    journal_seq: int = 0  # its lines in the usage journal (0: not journaled)
 
 
 @dataclass(slots=True)
@@ -143,11 +146,15 @@ class Gateway:
         )
         self.rate_limiter = RateLimiter()
         self.shared_limiter: SharedRateLimiter | None = None  # set when Redis is configured
+        self.journal_dir = journal_directory(settings)
+        self.journal = UsageJournal.open(self.journal_dir) if settings.usage_journal else None
+        self._sessions = context.sessions
         self.meter = UsageMeter(
             context.sessions,
             self.ledger,
             interval_seconds=settings.usage_flush_interval_seconds,
             batch_size=settings.usage_flush_batch_size,
+            journal=self.journal,
         )
         self.upstream = UpstreamClient(
             timeout_seconds=settings.upstream_timeout_seconds,
@@ -251,8 +258,16 @@ class Gateway:
             candidates = [c for c in candidates if c[0].is_byok]
             reservation = await self._reserve(key, view, candidates, worst)
             assert reservation is not None
+        request_id = request_id or uuid.uuid4().hex
+        journal_seq = (
+            self.journal.admitted(
+                key, request_id=request_id, model=model, streamed=stream, worst=worst, holds=reservation.holds
+            )
+            if self.journal is not None
+            else 0
+        )
         return Admission(
-            request_id=request_id or uuid.uuid4().hex,
+            request_id=request_id,
             key=key,
             operation=operation,
             model=model,
@@ -267,6 +282,7 @@ class Gateway:
             dialect=OPERATION_DIALECTS[operation],
             max_tokens=max_out,
             client_headers=client_headers,
+            journal_seq=journal_seq,
         )
 
     def _routes_for(
@@ -499,7 +515,16 @@ class Gateway:
             streamed=admission.stream,
             error=error[:500] if error else None,
         )
-        self.meter.record(event, Settlement(admission.reservation, cost, is_byok))
+        if self.journal is not None:
+            self.journal.done(admission.journal_seq, event)
+        self.meter.record(event, Settlement(admission.reservation, cost, is_byok, admission.journal_seq))
+
+    async def recover_crashed(self) -> int:
+        """Charge what killed processes on this database and data directory served but never flushed."""
+        own = self.journal.instance if self.journal is not None else None
+        return await recover_crashed(
+            self.journal_dir, self._sessions, own=own, stale_seconds=self.settings.stale_reservation_seconds
+        )
 
     # -- models ------------------------------------------------------------------------------
 

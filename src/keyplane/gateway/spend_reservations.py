@@ -5,7 +5,8 @@ on the database, PostgreSQL or SQLite. Requests reserve from per-process leases 
 `SqlSpendLedger`); settlement is batched: the usage flusher applies `spent += actual` and shrinks
 the lease in the same transaction that writes the usage records and the ledger debits, so spend
 is never under-counted and a crash can only leave a reservation over-counted (cleared by
-`release_stale` later).
+`release_stale` later). What a killed process served but had not flushed is settled from its
+journal (gateway/journal.py, gateway/crash_recovery.py) through `settle_counters`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Settlement:
     reservation: Reservation
     actual_nanos: int
     is_byok: bool
+    journal_seq: int = 0  # the request's lines in the usage journal, dropped once its batch commits
 
 
 class SpendLedger(Protocol):
@@ -143,6 +145,32 @@ _RELEASE_STALE = text(
     "UPDATE spend_counters SET reserved_nanousd = 0, updated_at = :now "
     "WHERE reserved_nanousd <> 0 AND updated_at < :cutoff"
 ).bindparams(_TIMES[1], bindparam("cutoff", type_=UTCDateTime()))
+
+
+async def settle_counters(session: AsyncSession, settlements: Sequence[Settlement], *, shrink: bool) -> None:
+    """Charge settlements of another (dead) process: `spent += actual`, and when `shrink`, take
+    the same amount off `reserved`, as that process's own flush would have done."""
+    await _convert(session, list(_aggregate(settlements, balance_spends=True).values()), shrink=shrink)
+
+
+async def _convert(
+    session: AsyncSession, deltas: Sequence[tuple[LimitSubject, int, int]], *, shrink: bool
+) -> None:
+    """Turn each subject's actual cost from reserved into spent (the balance's spent stays 0: its
+    ledger debit carries it), in the caller's transaction, rows in a fixed order."""
+    now = utcnow()
+    for subject, _held, spent in sorted(deltas, key=lambda d: (d[0].counter, d[0].window_start)):
+        if spent:
+            await session.execute(
+                _SHRINK,
+                {
+                    "subject": subject.counter,
+                    "window": subject.window_start,
+                    "amount": spent if shrink else 0,
+                    "spent": 0 if subject.is_balance else spent,
+                    "now": now,
+                },
+            )
 
 
 @dataclass(slots=True)
@@ -276,19 +304,7 @@ class SqlSpendLedger:
             state = self._state(subject)
             state.held = max(0, state.held - held)
             state.lease = max(0, state.lease - spent)
-        now = utcnow()
-        for subject, _held, spent in sorted(deltas, key=lambda d: (d[0].counter, d[0].window_start)):
-            if spent:
-                await session.execute(
-                    _SHRINK,
-                    {
-                        "subject": subject.counter,
-                        "window": subject.window_start,
-                        "amount": spent,
-                        "spent": 0 if subject.is_balance else spent,  # the ledger debit carries it
-                        "now": now,
-                    },
-                )
+        await _convert(session, deltas, shrink=True)
 
     def after_commit(self, settlements: Sequence[Settlement]) -> None:
         return None

@@ -124,7 +124,9 @@ async def _upsert_rollups(session: AsyncSession, rows: list[dict[str, Any]]) -> 
         await session.execute(stmt)
 
 
-async def write_usage_batch(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
+async def write_usage_batch(
+    session: AsyncSession, events: Sequence[UsageEvent], *, note: str = "gateway usage"
+) -> None:
     """Persist a batch in the caller's transaction; platform (non-BYOK) cost is debited per org."""
     if not events:
         return
@@ -145,7 +147,7 @@ async def write_usage_batch(session: AsyncSession, events: Sequence[UsageEvent])
                     "org_id": org_id,
                     "amount_nanousd": -amount,
                     "kind": "usage",
-                    "note": "gateway usage",
+                    "note": note,
                     "actor": "gateway",
                 }
                 for org_id, amount in debits.items()

@@ -38,7 +38,8 @@ def mount_gateway(app: FastAPI, context: AppContext) -> None:
 
 
 async def start_gateway(context: AppContext, stack: AsyncExitStack) -> None:
-    """Lifespan hook: the gateway's caches, pool, usage flusher and stale-reservation janitor."""
+    """Lifespan hook: the gateway's caches, pool, usage flusher and the janitor (crashed processes'
+    journals, stale reservations)."""
     gateway = Gateway(context)
     context.services["gateway"] = gateway
     gateway.meter.start()
@@ -82,7 +83,12 @@ async def _start_redis(context: AppContext, gateway: Gateway, stack: AsyncExitSt
 
 
 async def _janitor(gateway: Gateway, stale_seconds: float) -> None:
+    """At start and every minute: settle killed processes' journals, release stale reservations."""
     while True:
+        try:
+            await gateway.recover_crashed()
+        except Exception:
+            logger.exception("settling a killed process's usage journal failed (retried)")
         await asyncio.sleep(JANITOR_INTERVAL_SECONDS)
         try:
             released = await gateway.ledger.release_stale(stale_seconds)
