@@ -87,6 +87,29 @@ def test_update_no_limit_clears_the_limit(live_server: LiveServer) -> None:
     assert (updated["limit"], updated["limit_reset"]) == (None, None)
 
 
+def test_create_and_update_set_the_gateway_limits(live_server: LiveServer) -> None:
+    created = as_json(
+        keys_cli(
+            live_server,
+            *("create", "limited", "--allowed-model", "gpt-a", "--allowed-model", "gpt-b"),
+            *("--rpm", "30", "--tpm", "5000", "--json"),
+        )
+    )["data"]
+    assert (created["allowed_models"], created["rate_limit_rpm"], created["rate_limit_tpm"]) == (
+        ["gpt-a", "gpt-b"],
+        30,
+        5000,
+    )
+    updated = as_json(keys_cli(live_server, "update", created["hash"], "--any-model", "--no-rpm", "--json"))
+    assert (updated["allowed_models"], updated["rate_limit_rpm"], updated["rate_limit_tpm"]) == (
+        None,
+        None,
+        5000,
+    )
+    refused = keys_cli(live_server, "update", created["hash"], "--rpm", "5", "--no-rpm")
+    assert refused.returncode != 0 and "exclude each other" in refused.stderr
+
+
 def test_update_without_options_is_refused(live_server: LiveServer) -> None:
     done = keys_cli(live_server, "update", "0" * 64)
     assert done.returncode == 1 and "nothing to change" in done.stderr

@@ -58,8 +58,9 @@ async def test_own_and_platform_credentials_resolved(
     assert not plat.is_byok and plat.api_key == SECRET and plat.eu_native and plat.weight == 2.0
     routes = {(c.id, m) for c, m in eligible_credentials(list(found.values()), "fast")}
     assert routes == {(platform, "fast"), (own, "gpt-4o-mini")}
-    operator_own = [c for c in await _load(context, org.org_id) if c.is_byok]
-    assert [c.api_key for c in operator_own] == ["sk-from-env"]
+    # The operator org's own credential is the platform's (not BYOK), and may read the environment.
+    operator_own = [c for c in await _load(context, org.org_id) if c.org_id == org.org_id]
+    assert [(c.api_key, c.is_byok) for c in operator_own] == [("sk-from-env", False)]
 
 
 async def test_unset_env_reference_is_skipped(

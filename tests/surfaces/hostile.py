@@ -129,7 +129,10 @@ async def make_targets(setup: GatewaySetup) -> dict[str, str]:
             updated_at="2025-01-01T00:00:00Z",
         )
         await update_project_config(
-            session=session, principal=SYSTEM, workspace_id=workspace_id["data"]["id"], update=update
+            session=session,
+            principal=SYSTEM.acting_in(setup.org.org_id),
+            workspace_id=workspace_id["data"]["id"],
+            update=update,
         )
     credential = await setup.add_credential(name="target", provider="openai", extra={"models": ["*"]})
     await setup.add_credential(name="upstream", models=["gpt-4o"])

@@ -52,6 +52,16 @@ def _reset_value(reset: LimitReset | None) -> str | None:
     return None if reset is None or reset is LimitReset.none else reset.value
 
 
+AllowedModelOption = Annotated[
+    list[str] | None,
+    typer.Option("--allowed-model", help="A model the key may call (repeat for several; default: any)."),
+]
+RpmOption = Annotated[
+    int | None, typer.Option("--rpm", min=1, help="Requests per minute the gateway allows.")
+]
+TpmOption = Annotated[int | None, typer.Option("--tpm", min=1, help="Tokens per minute allowed.")]
+
+
 @app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="A name for the key.")],
@@ -67,6 +77,9 @@ def create(
         typer.Option(help="UTC expiry, e.g. 2030-01-31T00:00:00.", formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
     ] = None,
     workspace_id: Annotated[str | None, typer.Option(help="Workspace (default: the org's default).")] = None,
+    allowed_model: AllowedModelOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
     url: UrlOption = None,
     key: KeyOption = None,
     as_json: JsonOption = False,
@@ -80,6 +93,9 @@ def create(
             include_byok_in_limit=include_byok_in_limit,
             expires_at=expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if expires_at else None,
             workspace_id=workspace_id,
+            allowed_models=allowed_model or None,
+            rate_limit_rpm=rpm,
+            rate_limit_tpm=tpm,
         )
     if as_json:
         print_json({"data": created.key.raw, "key": created.plaintext})
@@ -94,7 +110,9 @@ def list_keys(
     include_disabled: Annotated[bool, typer.Option("--include-disabled", help="Show disabled keys.")] = False,
     include_expired: Annotated[bool, typer.Option("--include-expired", help="Show expired keys.")] = False,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many keys (pages of 100).")] = 0,
-    workspace_id: Annotated[str | None, typer.Option(help="Workspace (default: the org's default).")] = None,
+    workspace_id: Annotated[
+        str | None, typer.Option(help="Only this workspace (default: every one).")
+    ] = None,
     url: UrlOption = None,
     key: KeyOption = None,
     as_json: JsonOption = False,
@@ -150,6 +168,12 @@ def update(
         typer.Option(help="New UTC expiry.", formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
     ] = None,
     no_expiry: Annotated[bool, typer.Option("--no-expiry", help="Remove the expiry.")] = False,
+    allowed_model: AllowedModelOption = None,
+    any_model: Annotated[bool, typer.Option("--any-model", help="Allow every model again.")] = False,
+    rpm: RpmOption = None,
+    no_rpm: Annotated[bool, typer.Option("--no-rpm", help="Remove the requests-per-minute limit.")] = False,
+    tpm: TpmOption = None,
+    no_tpm: Annotated[bool, typer.Option("--no-tpm", help="Remove the tokens-per-minute limit.")] = False,
     url: UrlOption = None,
     key: KeyOption = None,
     as_json: JsonOption = False,
@@ -159,6 +183,13 @@ def update(
         raise fail("--limit and --no-limit exclude each other")
     if expires_at is not None and no_expiry:
         raise fail("--expires-at and --no-expiry exclude each other")
+    for given, cleared, names in (
+        (allowed_model, any_model, "--allowed-model and --any-model"),
+        (rpm, no_rpm, "--rpm and --no-rpm"),
+        (tpm, no_tpm, "--tpm and --no-tpm"),
+    ):
+        if given and cleared:
+            raise fail(f"{names} exclude each other")
     changes: dict[str, Any] = {
         "name": UNSET if name is None else name,
         "disabled": UNSET if disabled is None else disabled,
@@ -168,6 +199,9 @@ def update(
         "expires_at": None
         if no_expiry
         else (UNSET if expires_at is None else expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        "allowed_models": None if any_model else (allowed_model or UNSET),
+        "rate_limit_rpm": None if no_rpm else (UNSET if rpm is None else rpm),
+        "rate_limit_tpm": None if no_tpm else (UNSET if tpm is None else tpm),
     }
     if all(value is UNSET for value in changes.values()):
         raise fail("nothing to change: pass at least one option (see --help)")

@@ -273,8 +273,18 @@ def _create_body(
     include_byok_in_limit: bool,
     expires_at: datetime | str | None,
     workspace_id: str | None,
+    allowed_models: list[str] | None = None,
+    rate_limit_rpm: int | None = None,
+    rate_limit_tpm: int | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name, "include_byok_in_limit": include_byok_in_limit}
+    for name_, value in (
+        ("allowed_models", allowed_models),
+        ("rate_limit_rpm", rate_limit_rpm),
+        ("rate_limit_tpm", rate_limit_tpm),
+    ):
+        if value is not None:
+            body[name_] = value
     if limit is not None:
         body["limit"] = limit
     if limit_reset is not None:
@@ -385,8 +395,22 @@ class KeyplaneClient(_BaseClient):
         include_byok_in_limit: bool = False,
         expires_at: datetime | str | None = None,
         workspace_id: str | None = None,
+        allowed_models: list[str] | None = None,
+        rate_limit_rpm: int | None = None,
+        rate_limit_tpm: int | None = None,
     ) -> CreatedKey:
-        body = _create_body(name, limit, limit_reset, include_byok_in_limit, expires_at, workspace_id)
+        """A new inference key; allowed_models and the rpm/tpm limits are enforced by the gateway."""
+        body = _create_body(
+            name,
+            limit,
+            limit_reset,
+            include_byok_in_limit,
+            expires_at,
+            workspace_id,
+            allowed_models,
+            rate_limit_rpm,
+            rate_limit_tpm,
+        )
         answer = self.request("POST", "/api/v1/keys", json=body)
         return CreatedKey(key=Key.from_json(answer["data"]), plaintext=answer["key"])
 
@@ -403,8 +427,12 @@ class KeyplaneClient(_BaseClient):
         limit_reset: str | _Unset | None = UNSET,
         include_byok_in_limit: bool | _Unset = UNSET,
         expires_at: datetime | str | _Unset | None = UNSET,
+        allowed_models: list[str] | _Unset | None = UNSET,
+        rate_limit_rpm: int | _Unset | None = UNSET,
+        rate_limit_tpm: int | _Unset | None = UNSET,
     ) -> Key:
-        """Change only the given fields; None clears limit, limit_reset or expires_at."""
+        """Change only the given fields; None clears a limit, limit_reset, expires_at, allowed_models
+        or a rate limit."""
         body = _update_body(
             name=name,
             disabled=disabled,
@@ -412,6 +440,9 @@ class KeyplaneClient(_BaseClient):
             limit_reset=limit_reset,
             include_byok_in_limit=include_byok_in_limit,
             expires_at=expires_at,
+            allowed_models=allowed_models,
+            rate_limit_rpm=rate_limit_rpm,
+            rate_limit_tpm=rate_limit_tpm,
         )
         return Key.from_json(self.request("PATCH", f"/api/v1/keys/{key_hash}", json=body)["data"])
 
@@ -560,8 +591,22 @@ class AsyncKeyplaneClient(_BaseClient):
         include_byok_in_limit: bool = False,
         expires_at: datetime | str | None = None,
         workspace_id: str | None = None,
+        allowed_models: list[str] | None = None,
+        rate_limit_rpm: int | None = None,
+        rate_limit_tpm: int | None = None,
     ) -> CreatedKey:
-        body = _create_body(name, limit, limit_reset, include_byok_in_limit, expires_at, workspace_id)
+        """A new inference key; allowed_models and the rpm/tpm limits are enforced by the gateway."""
+        body = _create_body(
+            name,
+            limit,
+            limit_reset,
+            include_byok_in_limit,
+            expires_at,
+            workspace_id,
+            allowed_models,
+            rate_limit_rpm,
+            rate_limit_tpm,
+        )
         answer = await self.request("POST", "/api/v1/keys", json=body)
         return CreatedKey(key=Key.from_json(answer["data"]), plaintext=answer["key"])
 
@@ -578,8 +623,12 @@ class AsyncKeyplaneClient(_BaseClient):
         limit_reset: str | _Unset | None = UNSET,
         include_byok_in_limit: bool | _Unset = UNSET,
         expires_at: datetime | str | _Unset | None = UNSET,
+        allowed_models: list[str] | _Unset | None = UNSET,
+        rate_limit_rpm: int | _Unset | None = UNSET,
+        rate_limit_tpm: int | _Unset | None = UNSET,
     ) -> Key:
-        """Change only the given fields; None clears limit, limit_reset or expires_at."""
+        """Change only the given fields; None clears a limit, limit_reset, expires_at, allowed_models
+        or a rate limit."""
         body = _update_body(
             name=name,
             disabled=disabled,
@@ -587,6 +636,9 @@ class AsyncKeyplaneClient(_BaseClient):
             limit_reset=limit_reset,
             include_byok_in_limit=include_byok_in_limit,
             expires_at=expires_at,
+            allowed_models=allowed_models,
+            rate_limit_rpm=rate_limit_rpm,
+            rate_limit_tpm=rate_limit_tpm,
         )
         answer = await self.request("PATCH", f"/api/v1/keys/{key_hash}", json=body)
         return Key.from_json(answer["data"])

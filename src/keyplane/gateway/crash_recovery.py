@@ -246,7 +246,9 @@ def finished_event(admit: dict[str, Any], done: list[Any]) -> UsageEvent | None:
 
 def _crash_event(admit: dict[str, Any], reservation: Reservation) -> UsageEvent:
     """A request in flight at the kill: its worst case, on the balance when it held one."""
-    platform = any(subject.is_balance for subject, _ in reservation.holds)
+    platform = admit.get("p")
+    if platform is None:
+        platform = any(subject.is_balance for subject, _ in reservation.holds)
     return UsageEvent(
         request_id=admit["r"],
         org_id=admit["o"],

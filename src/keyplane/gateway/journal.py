@@ -59,6 +59,7 @@ DONE_FIELDS = (
     "prompt_tokens",
     "completion_tokens",
     "cached_tokens",
+    "cache_write_tokens",
     "cost_nanousd",
     "latency_ms",
     "status_code",
@@ -143,8 +144,13 @@ class UsageJournal:
         streamed: bool,
         worst: int,
         holds: Sequence[tuple[LimitSubject, int]],
+        platform: bool | None = None,
     ) -> int:
-        """Journal a reservation; returns its sequence number (0: not journaled)."""
+        """Journal a reservation; returns its sequence number (0: not journaled).
+
+        `platform`: a platform credential may serve it, so a crash charges it as platform spend
+        (the operator org's platform spend holds no balance, so the holds alone cannot tell);
+        None leaves it to the holds (a balance hold means platform)."""
         if self._fd < 0:
             return 0
         self._seq += 1
@@ -161,6 +167,7 @@ class UsageJournal:
                 "m": model,
                 "s": streamed,
                 "c": worst,
+                "p": platform,
                 "h": [
                     [s.counter, s.window_start, s.limit_nanos, s.counts_byok, s.counts_platform, amount]
                     for s, amount in holds
@@ -188,6 +195,7 @@ class UsageJournal:
             e.prompt_tokens,
             e.completion_tokens,
             e.cached_tokens,
+            e.cache_write_tokens,
             e.cost_nanousd,
             e.latency_ms,
             e.status_code,

@@ -261,7 +261,13 @@ class Gateway:
         request_id = request_id or uuid.uuid4().hex
         journal_seq = (
             self.journal.admitted(
-                key, request_id=request_id, model=model, streamed=stream, worst=worst, holds=reservation.holds
+                key,
+                request_id=request_id,
+                model=model,
+                streamed=stream,
+                worst=worst,
+                holds=reservation.holds,
+                platform=any(not c.is_byok for c, _ in candidates),
             )
             if self.journal is not None
             else 0

@@ -40,6 +40,7 @@ class PriceOut(BaseModel):
     input: float
     output: float
     cached: float
+    cache_write: float
     unit: str
     source: str
 

@@ -20,6 +20,7 @@ class UsageRecordOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cache_write_tokens: int
     total_tokens: int
     cost: float
     latency_ms: int
@@ -53,6 +54,7 @@ class UsageGroup(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cache_write_tokens: int
     total_tokens: int
     cost: float
     byok_cost: float
