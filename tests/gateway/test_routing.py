@@ -43,7 +43,7 @@ async def test_providers_without_an_adapter_are_refused_with_501(
     setup: GatewaySetup, served: ServedApp, http: httpx.AsyncClient
 ) -> None:
     response = await setup.client.post(
-        "/api/providers/cohere/keys",
+        "/api/providers/replicate/keys",
         json={"name": "command", "value": "co-key", "models": ["command-test"], "platform": True},
         headers=setup.admin,
     )
@@ -52,7 +52,7 @@ async def test_providers_without_an_adapter_are_refused_with_501(
     body = {"model": "command-test", "messages": MESSAGES}
     response = await http.post(served.base_url + "/v1/chat/completions", json=body, headers=bearer(key))
     error = assert_openai_error(response, 501, "provider_not_supported")
-    assert "cohere" in error["message"]
+    assert "replicate" in error["message"]
 
 
 async def test_embeddings_on_a_chat_only_adapter_are_refused_with_501(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# A valid hash to verify against when the user is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("keyplane-dummy-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A valid hash to verify against when the user is unknown, so timing does not reveal accounts;
+    made on first use, not at import (it costs ~0.3 s and argon2's 64 MiB working memory)."""
+    return _hasher.hash("keyplane-dummy-password")
 
 
 def hash_password(password: str) -> str:
@@ -16,6 +23,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
