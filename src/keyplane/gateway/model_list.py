@@ -11,7 +11,7 @@ from typing import Any
 
 from keyplane.gateway.adapters import CHAT_STYLES
 from keyplane.gateway.key_cache import KeyRecord
-from keyplane.gateway.route_policy import permitted, policy_from
+from keyplane.gateway.route_policy import policy_from, policy_permits
 from keyplane.gateway.snapshot import WorkspaceView
 from keyplane.providers.eligibility import WILDCARD, route_model, serves_all_models
 
@@ -21,7 +21,7 @@ def listed_models(view: WorkspaceView, key: KeyRecord) -> list[dict[str, Any]]:
     policy = policy_from(view.inference_config, {})
     owners: dict[str, str] = {}
     for credential in view.credentials:
-        if credential.api_style not in CHAT_STYLES or not permitted(credential, policy):
+        if credential.api_style not in CHAT_STYLES or not policy_permits(credential, policy):
             continue
         served = credential.discovered_models if serves_all_models(credential.models) else credential.models
         for name in (*served, *credential.aliases, *(key.allowed_models or ())):
