@@ -79,6 +79,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         secret_key="test-secret-key-for-keyplane-tests",
         redis_url=None,
+        # No test reaches a real provider when it creates a credential, nor at a random moment:
+        # the model discovery tests turn these on or run a pass themselves.
+        model_discovery_on_write=False,
+        model_discovery_interval_seconds=0,
     )
 
 

@@ -56,6 +56,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     # the operator's cross-org reads, refused to anyone but the operator's admins first
     ("orgs/tenants.py", "Workspace"): "the operator lists every org with its default workspace",
     (
+        "providers/discovery_schedule.py",
+        "ProviderCredential",
+    ): "the scheduled model discovery of every org's wildcard credentials (system task)",
+    (
         "providers/rotation.py",
         "ProviderCredential",
     ): "re-encrypting every credential under a new secret key (CLI)",

@@ -15,6 +15,7 @@ from keyplane.billing.compaction import start_ledger_compactor
 from keyplane.config import Settings, get_settings
 from keyplane.context import AppContext
 from keyplane.db import create_engine, create_sessionmaker
+from keyplane.providers.discovery_schedule import start_model_discovery
 from keyplane.surfaces import (
     cortecs,
     native_audit,
@@ -46,6 +47,7 @@ LIFESPAN_HOOKS: list[LifespanHook] = []
 LIFESPAN_HOOKS.append(start_gateway)
 LIFESPAN_HOOKS.append(start_ledger_compactor)
 LIFESPAN_HOOKS.append(start_login_throttle)
+LIFESPAN_HOOKS.append(start_model_discovery)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
         default=True, description="Orgs see the platform's provider credentials (read-only, redacted)."
     )
     provider_discovery_timeout_seconds: float = Field(default=10.0, gt=0.0)
+    model_discovery_on_write: bool = Field(
+        default=True,
+        description="A credential serving every model asks its provider for its models when created "
+        "and when its URL or secret changes.",
+    )
+    model_discovery_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0.0,
+        description="How often credentials serving every model ask their provider for its models "
+        "(with jitter); 0: only at create, update and refresh-models.",
+    )
     allowed_env_refs: str = Field(
         default="",
         description="Comma-separated names or globs operator-org credentials may read from the "

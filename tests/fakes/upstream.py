@@ -32,6 +32,7 @@ import orjson
 PROMPT_TOKENS = 10
 COMPLETION_TOKENS = 20
 SLOW_SECONDS = 3.0
+DEFAULT_MODELS = ("fake-model",)
 STREAM_WORDS = ("Hello", " from", " the", " fake", " upstream", ".")
 
 Scope = dict[str, Any]
@@ -54,6 +55,8 @@ class FakeUpstream:
 
     requests: list[RecordedRequest] = field(default_factory=list)
     record: bool = True
+    # What `GET .../models` lists; a test may change it (model discovery) and must restore it.
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -90,7 +93,7 @@ class FakeUpstream:
                 RecordedRequest(method, path, scope.get("query_string", b"").decode(), headers, payload)
             )
         if path.endswith("/models") and method == "GET":
-            await _json(send, 200, {"object": "list", "data": [_model("fake-model")]})
+            await _json(send, 200, {"object": "list", "data": [_model(name) for name in self.models]})
         elif path.endswith("/chat/completions") and method == "POST" and isinstance(payload, dict):
             await self._chat(payload, send)
         elif path.endswith("/embeddings") and method == "POST" and isinstance(payload, dict):

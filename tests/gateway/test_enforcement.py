@@ -56,20 +56,19 @@ async def test_disabled_revoked_and_expired_keys_are_401(setup: GatewaySetup, se
     disabled, disabled_hash = await _key(setup)
     await setup.update_key(disabled_hash, disabled=True)
     expired, expired_hash = await setup.make_key()
+    revoked, revoked_hash = await setup.make_key()
     async with session_scope(setup.context.sessions) as session:
         await session.execute(
             update(ApiKey)
             .where(ApiKey.hash == expired_hash)
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
-    async with openai.AsyncOpenAI(
-        base_url=served.base_url + "/v1", api_key=disabled, max_retries=0
-    ) as client:
-        with pytest.raises(openai.AuthenticationError, match="disabled"):
-            await client.chat.completions.create(**CHAT)
-    async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=expired, max_retries=0) as client:
-        with pytest.raises(openai.AuthenticationError, match="expired"):
-            await client.chat.completions.create(**CHAT)
+        await session.execute(update(ApiKey).where(ApiKey.hash == revoked_hash).values(revoked=True))
+    for key, reason in ((disabled, "disabled"), (expired, "expired"), (revoked, "revoked")):
+        async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=key, max_retries=0) as client:
+            with pytest.raises(openai.AuthenticationError, match=reason):
+                await client.chat.completions.create(**CHAT)
+    assert setup.upstream.requests == []
 
 
 async def test_management_key_is_403(setup: GatewaySetup, served: ServedApp, http: httpx.AsyncClient) -> None:
@@ -157,8 +156,13 @@ async def test_empty_balance_still_serves_byok_credentials(
     tenant = await setup.tenant()
     await tenant.add_credential(models=["gpt-test"], platform=False, name="own")
     key, _ = await tenant.make_key()
+    assert await tenant.balance() == 0
     async with openai.AsyncOpenAI(base_url=served.base_url + "/v1", api_key=key, max_retries=0) as client:
-        await client.chat.completions.create(**CHAT)
+        completion = await client.chat.completions.create(**CHAT)
+    assert completion.choices[0].message.content
+    (row,) = await setup.wait_for_usage(1)
+    assert (row.org_id, row.is_byok, row.status_code) == (tenant.org.org_id, True, 200)
+    assert setup.upstream.requests[-1].headers["authorization"] == "Bearer sk-upstream-secret"
 
 
 async def test_requests_per_minute_limit_is_429_with_retry_after(

@@ -112,7 +112,7 @@ async def test_concurrent_requests_on_two_instances_never_overspend_a_key_limit(
     assert key_counter.spent_nanousd == spent
 
 
-async def test_a_key_disabled_on_one_instance_is_refused_by_the_other_within_a_second(
+async def test_a_key_disabled_on_one_instance_is_refused_by_the_other_once_its_short_cache_expires(
     live_server_env: dict[str, str],
     live_server_factory: LiveServerFactory,
     upstream: RunningUpstream,
@@ -134,13 +134,14 @@ async def test_a_key_disabled_on_one_instance_is_refused_by_the_other_within_a_s
             json={"disabled": True},
         )
         assert response.status_code == 200, response.text
-        disabled_at = time.monotonic()
+        # Without Redis the key cache TTL is capped at 0.5 s (checked as a value in
+        # test_redis_fallback); here only that the other instance does pick the change up.
+        deadline = time.monotonic() + FLUSH_WAIT_SECONDS
         while True:
             response = await http.post(url, json=CHAT, headers=bearer(key))
             if response.status_code == 401:
                 break
             assert response.status_code == 200
-            assert time.monotonic() - disabled_at < 1.0, "the other instance still accepts the key"
+            assert time.monotonic() < deadline, "the other instance still accepts the key"
             await asyncio.sleep(0.02)
-        assert time.monotonic() - disabled_at < 1.0
         assert "disabled" in response.json()["error"]["message"]

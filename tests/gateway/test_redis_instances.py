@@ -22,6 +22,7 @@ from tests import backends
 from tests.factories import bearer
 from tests.fakes.upstream import RunningUpstream
 from tests.gateway.test_instances import CHAT, _create_key, _two_servers
+from tests.harness import FLUSH_WAIT_SECONDS
 from tests.live_server import LiveServer, LiveServerFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
@@ -54,19 +55,19 @@ async def _servers(
     return first, second
 
 
-async def _status_within_a_second(http: httpx.AsyncClient, url: str, key: str, wanted: int) -> httpx.Response:
-    """Poll until the gateway answers `wanted`; fail when that takes a second or more."""
-    started = time.monotonic()
+async def _status_before_the_ttl(http: httpx.AsyncClient, url: str, key: str, wanted: int) -> httpx.Response:
+    """Poll until the gateway answers `wanted`; the bound (20 s) is below the 30 s key cache TTL, so
+    reaching it proves the change was pushed over Redis (no wall-clock speed is asserted)."""
+    deadline = time.monotonic() + FLUSH_WAIT_SECONDS
     while True:
         response = await http.post(url, json=CHAT, headers=bearer(key))
         if response.status_code == wanted:
-            assert time.monotonic() - started < 1.0
             return response
-        assert time.monotonic() - started < 1.0, f"still {response.status_code}: {response.text}"
+        assert time.monotonic() < deadline, f"still {response.status_code}: {response.text}"
         await asyncio.sleep(POLL_SECONDS)
 
 
-async def test_key_changes_on_one_instance_reach_the_other_within_a_second_despite_a_long_cache_ttl(
+async def test_key_changes_on_one_instance_reach_the_other_before_its_long_cache_ttl_expires(
     live_server_env: dict[str, str],
     redis_url: str,
     live_server_factory: LiveServerFactory,
@@ -86,18 +87,18 @@ async def test_key_changes_on_one_instance_reach_the_other_within_a_second_despi
             first.base_url + f"/api/v1/keys/{key_hash}", headers=admin, json={"disabled": True}
         )
         assert response.status_code == 200, response.text
-        refused = await _status_within_a_second(http, url, key, 401)
+        refused = await _status_before_the_ttl(http, url, key, 401)
         assert "disabled" in refused.json()["error"]["message"]
 
         response = await http.patch(
             first.base_url + f"/api/v1/keys/{key_hash}", headers=admin, json={"disabled": False}
         )
         assert response.status_code == 200, response.text
-        await _status_within_a_second(http, url, key, 200)
+        await _status_before_the_ttl(http, url, key, 200)
 
         response = await http.delete(first.base_url + f"/api/v1/keys/{key_hash}", headers=admin)
         assert response.status_code == 200, response.text
-        gone = await _status_within_a_second(http, url, key, 401)
+        gone = await _status_before_the_ttl(http, url, key, 401)
         assert gone.json()["error"]["code"] == "invalid_api_key"
 
 

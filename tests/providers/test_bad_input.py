@@ -54,6 +54,8 @@ BAD_BODIES: dict[str, tuple[str, Any, int, str]] = {
         "vertex_key_config.project_id",
     ),
     "platform from a tenant is refused": ("openai", openai_key(platform="true"), 400, "platform"),
+    # custom has no URL field in the body: without its base_url setting nothing could route to it
+    "custom without a base URL": ("custom", openai_key(), 400, "base_url is required for provider 'custom'"),
 }
 
 
@@ -128,3 +130,19 @@ async def test_duplicate_id_is_a_conflict(client: httpx.AsyncClient, org: Bootst
         "/api/providers/openai/keys", json=openai_key(id="k1", name="other"), headers=headers
     )
     assert_bifrost_error(response, 409)
+
+
+async def test_custom_is_accepted_once_its_base_url_is_set(
+    client: httpx.AsyncClient, org: BootstrapResult, context: AppContext
+) -> None:
+    headers = bearer(org.management_key)
+    refused = await client.post("/api/providers/custom/keys", json=openai_key(), headers=headers)
+    message = assert_bifrost_error(refused, 400)["error"]["message"]
+    assert "PUT /api/v1/providers/custom/settings" in message  # says how to fix it
+    setting = await client.put(
+        "/api/v1/providers/custom/settings", json={"base_url": "https://llm.internal/v1"}, headers=headers
+    )
+    assert setting.status_code == 200, setting.text
+    created = await client.post("/api/providers/custom/keys", json=openai_key(), headers=headers)
+    assert created.status_code == 200, created.text
+    assert [row["provider"] for row in await raw_rows(context, "provider_credentials")] == ["custom"]

@@ -100,7 +100,8 @@ def policy_from(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> Rout
     )
 
 
-def _permitted(credential: RoutableCredential, policy: RoutingPolicy) -> bool:
+def policy_permits(credential: RoutableCredential, policy: RoutingPolicy) -> bool:
+    """The project config lets this credential serve (allowed providers, EU, ZDR, quantization)."""
     if policy.allowed_providers and credential.provider not in policy.allowed_providers:
         return False
     if policy.eu_native and not credential.eu_native:
@@ -121,7 +122,7 @@ def route_candidates(
     eligible = eligible_credentials(credentials, model)
     if not eligible:
         raise NoRoute(f"No provider credential serves the model '{model[:200]}'")
-    permitted = [c for c in eligible if _permitted(c[0], policy)]
+    permitted = [c for c in eligible if policy_permits(c[0], policy)]
     if not permitted:
         raise NoRoute(
             f"No provider for the model '{model[:200]}' matches this project's settings "

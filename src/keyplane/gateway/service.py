@@ -20,7 +20,7 @@ from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.billing.pricing import Price, PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
-from keyplane.gateway.adapters import ADAPTERS, CHAT_STYLES, STYLES_FOR
+from keyplane.gateway.adapters import ADAPTERS, STYLES_FOR
 from keyplane.gateway.adapters.base import (
     NO_HEADERS,
     OPENAI,
@@ -36,6 +36,7 @@ from keyplane.gateway.key_cache import KeyCache, KeyRecord
 from keyplane.gateway.loop import LOOP_HEADER, loop_mark, refuse_own_mark
 from keyplane.gateway.messages import cap_max_tokens
 from keyplane.gateway.metering import UsageMeter, usage_anomaly
+from keyplane.gateway.model_list import listed_models
 from keyplane.gateway.outgoing import answer_body, upstream_body, upstream_request
 from keyplane.gateway.ratelimit import RateLimiter
 from keyplane.gateway.route_policy import (
@@ -71,7 +72,7 @@ from keyplane.gateway.upstream import (
     deadline_failure,
 )
 from keyplane.models.base import utcnow
-from keyplane.providers.eligibility import RoutableCredential, route_model, serves_all_models
+from keyplane.providers.eligibility import RoutableCredential
 from keyplane.providers.policy import ProviderPolicy
 from keyplane.usage.writer import UsageEvent
 
@@ -554,31 +555,8 @@ class Gateway:
     # -- models ------------------------------------------------------------------------------
 
     async def list_models(self, key: KeyRecord) -> list[dict[str, Any]]:
-        """The models this key may call: what its credentials list (and alias), narrowed by the key."""
-        view = await self.views.get(key.org_id, key.workspace_id)
-        policy = policy_from(view.inference_config, {})
-        owners: dict[str, str] = {}
-        for credential in view.credentials:
-            if credential.api_style not in CHAT_STYLES:
-                continue
-            if policy.allowed_providers and credential.provider not in policy.allowed_providers:
-                continue
-            served = (
-                credential.discovered_models if serves_all_models(credential.models) else credential.models
-            )
-            names = [*served, *credential.aliases]
-            for name in names:
-                if name != "*" and route_model(credential, name) is not None:
-                    owners.setdefault(name, credential.provider)
-            if key.allowed_models:
-                for name in key.allowed_models:
-                    if route_model(credential, name) is not None:
-                        owners.setdefault(name, credential.provider)
-        return [
-            {"id": name, "object": "model", "created": 0, "owned_by": owner}
-            for name, owner in sorted(owners.items())
-            if key.allows_model(name)
-        ]
+        """The models this key may call, from the cached workspace view (gateway/model_list.py)."""
+        return listed_models(await self.views.get(key.org_id, key.workspace_id), key)
 
 
 def _tokens_that_fit(prices: list[Price], prompt_tokens: int, max_out: int, left: int | None) -> int | None:

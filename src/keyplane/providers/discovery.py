@@ -133,22 +133,39 @@ async def list_upstream_models(
     return _parse(payload, list_field, id_field)
 
 
-async def refresh_models(
+async def _routable(
+    session: AsyncSession, row: ProviderCredential, box: SecretBox, policy: ProviderPolicy
+) -> RoutableCredential | None:
+    with session.no_autoflush:  # a pending change must not take a write lock before the network call
+        setting = await session.get(ProviderSetting, row.provider)
+        rules = await rules_for_owner(session, policy, row.org_id)
+    # Discovery works on disabled keys too: an operator checks a key before enabling it.
+    return to_routable(row, box, setting.base_url if setting else None, rules=rules)
+
+
+async def endpoint(
+    *, session: AsyncSession, row: ProviderCredential, box: SecretBox, policy: ProviderPolicy
+) -> tuple[str, str | None] | None:
+    """(base URL, secret) the credential reaches now: a change of either is worth a new discovery."""
+    routable = await _routable(session, row, box, policy)
+    return (routable.base_url, routable.api_key) if routable is not None else None
+
+
+async def discover(
     *,
     session: AsyncSession,
-    principal: Principal,
     row: ProviderCredential,
     box: SecretBox,
     timeout_seconds: float,
     policy: ProviderPolicy,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> ProviderCredential:
-    """Call the provider with this credential, record the models found and the outcome."""
-    setting = await session.get(ProviderSetting, row.provider)
-    rules = await rules_for_owner(session, policy, row.org_id)
-    # Discovery works on disabled keys too: an operator checks a key before enabling it.
-    routable = to_routable(row, box, setting.base_url if setting else None, rules=rules)
-    models: list[str] = []
+) -> int:
+    """Ask the provider for the credential's models and write the outcome onto `row` (no flush).
+
+    Returns how many models were found; a failure keeps the models found before and sets
+    status list_models_failed with a fixed-sentence reason.
+    """
+    routable = await _routable(session, row, box, policy)
     try:
         if routable is None:
             raise DiscoveryFailed(
@@ -160,9 +177,26 @@ async def refresh_models(
         )
     except DiscoveryFailed as failure:
         row.status, row.description = STATUS_FAILED, str(failure)
-    else:
-        row.status, row.description = STATUS_SUCCESS, f"{len(models)} models found"
-        row.discovered_models = models
+        return 0
+    row.status, row.description = STATUS_SUCCESS, f"{len(models)} models found"
+    row.discovered_models = models
+    return len(models)
+
+
+async def refresh_models(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    row: ProviderCredential,
+    box: SecretBox,
+    timeout_seconds: float,
+    policy: ProviderPolicy,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> ProviderCredential:
+    """Call the provider with this credential, record the models found and the outcome."""
+    found = await discover(
+        session=session, row=row, box=box, timeout_seconds=timeout_seconds, policy=policy, transport=transport
+    )
     row.updated_at = utcnow()
     await session.flush()
     await audit.record(
@@ -173,6 +207,6 @@ async def refresh_models(
         org_id=principal.org_id,
         provider=row.provider,
         status=row.status,
-        models=len(models),
+        models=found,
     )
     return row

@@ -34,8 +34,9 @@ from keyplane.kernel.scopes import PROVIDERS_WRITE
 from keyplane.kernel.writes import delete_once, flush_or_conflict
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import new_uuid, utcnow
+from keyplane.providers import discovery
 from keyplane.providers.catalog import CONFIG_FIELDS, ProviderInfo, get_provider
-from keyplane.providers.eligibility import WILDCARD
+from keyplane.providers.eligibility import WILDCARD, serves_all_models
 from keyplane.providers.fields import ENV_FIELDS, SENSITIVE_FIELDS, public_form, store_field
 from keyplane.providers.guards import check_deployment_names, check_targets
 from keyplane.providers.policy import OwnerRules, ProviderPolicy, rules_for_owner
@@ -198,6 +199,12 @@ def _require_config(info: ProviderInfo, config: dict[str, Any], base_url_overrid
     for name in required:
         if name not in block:
             raise BadRequest(f"{info.config_field}.{name} is required for provider '{info.name}'")
+    if info.default_base_url is None and info.config_field is None and not base_url_override:
+        # A body has no URL field for such a provider: without the setting nothing could be routed.
+        raise BadRequest(
+            f"base_url is required for provider '{info.name}': set it first with "
+            f'PUT /api/v1/providers/{info.name}/settings {{"base_url": "https://..."}}'
+        )
 
 
 def _has_entra_auth(config: dict[str, Any]) -> bool:
@@ -315,7 +322,13 @@ async def create_credential(
     body: CredentialIn,
     box: SecretBox,
     policy: ProviderPolicy,
+    discovery_timeout_seconds: float | None = None,
 ) -> ProviderCredential:
+    """A new credential; one serving every model learns its models from the provider first.
+
+    Discovery runs before the insert (no write lock is held over the network call) and its failure
+    never fails the create: the credential keeps status list_models_failed and the reason.
+    """
     info = get_provider(provider)
     require_admin(principal, PROVIDERS_WRITE)
     org_id: str | None = principal.require_org()
@@ -341,6 +354,10 @@ async def create_credential(
         updated_at=now,
     )
     await _apply(session, row, info, body, box, policy)
+    if discovery_timeout_seconds is not None and serves_all_models(row.models):
+        await discovery.discover(
+            session=session, row=row, box=box, timeout_seconds=discovery_timeout_seconds, policy=policy
+        )
     session.add(row)
     await _flush(session, "id or name")
     await audit.record(
@@ -359,7 +376,10 @@ async def replace_credential(
     box: SecretBox,
     visibility: Visibility,
     policy: ProviderPolicy,
+    discovery_timeout_seconds: float | None = None,
 ) -> ProviderCredential:
+    """PUT: every field replaced; a credential serving every model is discovered again when its URL
+    or secret changed, when it just became a wildcard, or when it was never discovered."""
     info = get_provider(provider)
     row = await _writable(session, principal, provider, key_id, visibility)
     if body.id is not None and body.id != key_id:
@@ -367,7 +387,15 @@ async def replace_credential(
     if "platform" in body.model_fields_set and body.platform != (row.org_id is None):
         raise BadRequest("platform cannot be changed; create a new key instead")
     before = row.config_hash
+    was_wildcard = serves_all_models(row.models or [])
+    reached = await discovery.endpoint(session=session, row=row, box=box, policy=policy)
     await _apply(session, row, info, body, box, policy)
+    if discovery_timeout_seconds is not None and serves_all_models(row.models):
+        reaches = await discovery.endpoint(session=session, row=row, box=box, policy=policy)
+        if reaches != reached or not was_wildcard or not row.status:
+            await discovery.discover(
+                session=session, row=row, box=box, timeout_seconds=discovery_timeout_seconds, policy=policy
+            )
     row.updated_at = utcnow()
     await _flush(session, "name")
     await audit.record(

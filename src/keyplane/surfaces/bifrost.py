@@ -55,6 +55,16 @@ def secret_box(request: Request) -> SecretBox:
     return box_for(context.secret_key, context.settings.secret_key_previous)
 
 
+def discovery_timeout(request: Request) -> float:
+    return get_context(request).settings.provider_discovery_timeout_seconds
+
+
+def write_discovery(request: Request) -> float | None:
+    """The discovery timeout for creates and updates; None when the operator turned that off."""
+    settings = get_context(request).settings
+    return settings.provider_discovery_timeout_seconds if settings.model_discovery_on_write else None
+
+
 def visibility(request: Request) -> Visibility:
     return Visibility(show_platform=get_context(request).settings.show_platform_credentials)
 
@@ -135,6 +145,7 @@ async def create_key(
         body=body,
         box=secret_box(request),
         policy=provider_policy(request),
+        discovery_timeout_seconds=write_discovery(request),
     )
     return key_object(row, principal)
 
@@ -171,6 +182,7 @@ async def replace_key(
         box=secret_box(request),
         visibility=visibility(request),
         policy=provider_policy(request),
+        discovery_timeout_seconds=write_discovery(request),
     )
     return key_object(row, principal)
 
@@ -205,7 +217,7 @@ async def refresh_models(
         principal=principal,
         row=row,
         box=secret_box(request),
-        timeout_seconds=get_context(request).settings.provider_discovery_timeout_seconds,
+        timeout_seconds=discovery_timeout(request),
         policy=provider_policy(request),
     )
     return key_object(row, principal)
