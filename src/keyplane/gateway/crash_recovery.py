@@ -239,7 +239,7 @@ def finished_event(admit: dict[str, Any], done: list[Any]) -> UsageEvent | None:
     try:
         values = dict(zip(DONE_FIELDS, done, strict=True))
         values["created_at"] = datetime.fromisoformat(values["created_at"])
-        fields = {name: admit[short] for name, short in ADMIT_FIELDS.items()}
+        fields = {name: admit[short] for name, short in ADMIT_FIELDS.items() if short != TAGS_FIELD}
         return UsageEvent(**fields, **values, tags=journaled_tags(admit))
     except (KeyError, TypeError, ValueError):
         logger.warning("unreadable usage line in a killed process's journal: charged at its worst case")

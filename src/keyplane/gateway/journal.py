@@ -50,8 +50,9 @@ ADMIT_FIELDS = {
     "user_id": "u",
     "model": "m",
     "streamed": "s",
+    "tags": "g",  # since 0006: older lines have none (gateway.crash_recovery.journaled_tags)
 }
-TAGS_FIELD = "g"  # the usage's tags, on admission lines since 0006 (older lines have none)
+TAGS_FIELD = ADMIT_FIELDS["tags"]
 # ... and these, in this order, from the finished line.
 DONE_FIELDS = (
     "provider",

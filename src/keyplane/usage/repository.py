@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select
 
 from keyplane.kernel.repository import OrgRepository
 from keyplane.models import UsageRecord, UsageRecordTag, UsageRollup
@@ -46,22 +46,30 @@ class UsageRecordRepository(_UsageRepository[UsageRecord]):
         return statement.where(UsageRecord.id.in_(self.tagged(f.tag, f)))
 
     def tagged(self, tag: str, f: UsageFilter) -> Select[Any]:
-        """Ids of the org's records carrying `tag` in the filter's time range (the tag index)."""
-        statement = select(UsageRecordTag.record_id).where(
-            UsageRecordTag.org_id == self.org_id, UsageRecordTag.tag == tag
+        return UsageRecordTagRepository(self.session, self.org_id).record_ids(tag, f)
+
+    def by_tag(self, statement: Select[Any]) -> Select[Any]:
+        """A statement over this org's records joined to their tags: one row per (record, tag)."""
+        return statement.join_from(
+            UsageRecord,
+            UsageRecordTag,
+            (UsageRecordTag.record_id == UsageRecord.id) & (UsageRecordTag.org_id == self.org_id),
         )
+
+
+class UsageRecordTagRepository(OrgRepository[UsageRecordTag]):
+    """The org's (record, tag) pairs: the index of spend by tag."""
+
+    model = UsageRecordTag
+
+    def record_ids(self, tag: str, f: UsageFilter) -> Select[Any]:
+        """Ids of the org's records carrying `tag` in the filter's time range."""
+        statement = self.select_columns(UsageRecordTag.record_id).where(UsageRecordTag.tag == tag)
         if f.start is not None:
             statement = statement.where(UsageRecordTag.created_at >= f.start)
         if f.end is not None:
             statement = statement.where(UsageRecordTag.created_at < f.end)
         return statement
-
-    def by_tag(self, statement: Select[Any]) -> Select[Any]:
-        """A statement over this org's records joined to their tags: one row per (record, tag)."""
-        return statement.select_from(UsageRecord).join(
-            UsageRecordTag,
-            (UsageRecordTag.record_id == UsageRecord.id) & (UsageRecordTag.org_id == self.org_id),
-        )
 
 
 class UsageRollupRepository(_UsageRepository[UsageRollup]):
