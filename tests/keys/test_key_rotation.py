@@ -16,6 +16,7 @@ from keyplane.gateway.key_cache import KeyRecord
 from keyplane.keys import rotation
 from keyplane.models import ApiKey, AuditEvent
 from keyplane.models.base import utcnow
+from tests.concurrency import at_once, audit_events, statuses
 from tests.factories import bearer
 from tests.gateway.test_enforcement import CHAT, _key
 from tests.harness import GatewaySetup
@@ -153,3 +154,15 @@ async def test_another_orgs_key_is_a_404(gateway_setup: GatewaySetup) -> None:
     tenant = await gateway_setup.tenant()
     _, their_hash = await tenant.make_key()
     assert (await _rotate(gateway_setup, their_hash)).status_code == 404
+
+
+async def test_concurrent_rotations_of_one_key_have_one_winner(gateway_setup: GatewaySetup) -> None:
+    setup = gateway_setup
+    old, old_hash = await setup.make_key()
+    responses = await at_once(8, lambda _: _rotate(setup, old_hash, grace_seconds=600))
+    assert statuses(responses) == [200] + [404] * 7
+    winner = next(r for r in responses if r.status_code == 200).json()
+    assert await audit_events(setup.context, "key.rotated") == 1
+    for secret in (old, winner["key"]):  # the one new secret that was handed out works, and the old one
+        current = await _current(setup, secret)
+        assert current.status_code == 200 and current.json()["data"]["hash"] == winner["data"]["hash"]
