@@ -70,6 +70,7 @@ class UsageMeter:
 
     def record(self, event: UsageEvent, settlement: Settlement) -> None:
         """Never blocks, never fails: the request is done, its usage is the flusher's job."""
+        self._ledger.release_unused(settlement)
         self._queue.append((event, settlement))
         if len(self._queue) >= self._batch_size:
             self._wake.set()

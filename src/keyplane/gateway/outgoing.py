@@ -65,6 +65,9 @@ def answer_body(admission: Admission, forwarded: Forwarded) -> bytes:
     if adapter.passthrough and adapter.dialect == admission.dialect:
         return forwarded.body
     answer = translate.answer(
-        adapter.answer(forwarded.payload), adapter.dialect, admission.dialect, model=admission.model
+        adapter.answer(forwarded.payload, model=admission.model),
+        adapter.dialect,
+        admission.dialect,
+        model=admission.model,
     )
     return orjson.dumps(answer)

@@ -18,7 +18,7 @@ import orjson
 from keyplane.auth.client_address import resolve_client_ip
 from keyplane.auth.service import OrganizationSuspended
 from keyplane.auth.tokens import hash_key, key_kind_of
-from keyplane.billing.pricing import PriceCache, price_in
+from keyplane.billing.pricing import Price, PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
 from keyplane.gateway.adapters import ADAPTERS, CHAT_STYLES, STYLES_FOR
@@ -61,6 +61,7 @@ from keyplane.gateway.spend_reservations import (
     Reservation,
     Settlement,
     SpendLedger,
+    SpendRefused,
     SqlSpendLedger,
 )
 from keyplane.gateway.subjects import LimitSubject, subjects_for
@@ -82,6 +83,9 @@ BYTES_PER_TOKEN_ESTIMATE = 3
 CACHE_TTL_CAP_SECONDS = 0.5
 LATENCY_SMOOTHING = 0.2
 ROUTE_CACHE_SIZE = 10_000
+# Below this many output tokens an answer is not worth sending: the request is refused instead.
+MIN_ANSWER_TOKENS = 16
+MAX_TOKENS_LOWERINGS = 2  # a second limit may be tighter than the first that refused
 
 
 @dataclass(slots=True)
@@ -109,6 +113,7 @@ class Admission:
     # Translated request bodies by (adapter dialect, upstream model): made once, tried on each candidate.
     translated: dict[tuple[str, str], tuple[dict[str, Any], bytes]] | None = None
     journal_seq: int = 0  # its lines in the usage journal (0: not journaled)
+    max_tokens_lowered: bool = False  # the default max_tokens did not fit a limit: `max_tokens` was sent
     tags: tuple[str, ...] | None = None  # the key's default tags and the request's
     release: Release | None = None  # frees its concurrency slot (max_concurrency), once
 
@@ -277,6 +282,7 @@ class Gateway:
         stream = body.get("stream") is True
         wants_usage = False
         max_out = 0
+        requested: int | None = None
         if operation == "chat/completions":
             requested = body.get("max_completion_tokens") or body.get("max_tokens")
             if policy.max_tokens_cap is not None and (requested is None or requested > policy.max_tokens_cap):
@@ -297,15 +303,27 @@ class Gateway:
         prompt_estimate = len(raw_body) // BYTES_PER_TOKEN_ESTIMATE + 16
 
         table = self.prices.fresh_table() or await self.prices.table()
-        worst = max(
-            price_in(table, (model, upstream)).worst_cost_nanos(prompt_estimate, max_out)
-            for _, upstream in candidates
-        )
-        reservation = await self._reserve(key, view, candidates, worst)
+        prices = [price_in(table, (model, upstream)) for _, upstream in candidates]
+        worst = max(price.worst_cost_nanos(prompt_estimate, max_out) for price in prices)
+        lowered_to: int | None = None
+        for attempt in range(MAX_TOKENS_LOWERINGS + 1):
+            try:
+                reservation = await self._reserve(key, view, candidates, worst)
+                break
+            except SpendRefused as refused:
+                lowerable = operation == "chat/completions" and requested is None
+                fits = _tokens_that_fit(prices, prompt_estimate, max_out, refused.left) if lowerable else None
+                if fits is None or attempt == MAX_TOKENS_LOWERINGS:
+                    raise
+                max_out = lowered_to = fits
+                worst = max(price.worst_cost_nanos(prompt_estimate, max_out) for price in prices)
         if reservation is None:  # only the balance refused and BYOK credentials can serve instead
             candidates = [c for c in candidates if c[0].is_byok]
             reservation = await self._reserve(key, view, candidates, worst)
             assert reservation is not None
+        if lowered_to is not None:  # the limit pays for this many output tokens, not the default
+            body["max_tokens"] = lowered_to
+            changed = True
         journal_seq = (
             self.journal.admitted(
                 key,
@@ -337,6 +355,7 @@ class Gateway:
             max_tokens=max_out,
             client_headers=client_headers,
             journal_seq=journal_seq,
+            max_tokens_lowered=lowered_to is not None,
             tags=tags,
         )
 
@@ -613,6 +632,21 @@ class Gateway:
             for name, owner in sorted(owners.items())
             if key.allows_model(name)
         ]
+
+
+def _tokens_that_fit(prices: list[Price], prompt_tokens: int, max_out: int, left: int | None) -> int | None:
+    """The most output tokens (below `max_out`) whose worst case on every candidate fits in `left`;
+    None when not even a minimal answer fits."""
+    if left is None:
+        return None
+    low, high = 0, max_out - 1
+    while low < high:
+        mid = (low + high + 1) // 2
+        if max(price.worst_cost_nanos(prompt_tokens, mid) for price in prices) <= left:
+            low = mid
+        else:
+            high = mid - 1
+    return low if low >= MIN_ANSWER_TOKENS else None
 
 
 def _flag_anomaly(admission: Admission, usage: Usage, cost: int, reserved: int | None) -> None:

@@ -107,8 +107,9 @@ def provider_refusal(status: int, payload: Any) -> tuple[int, str, str]:
     if status in UPSTREAM_CREDENTIAL_STATUSES:
         return 502, "upstream_auth_error", "The provider rejected keyplane's credential"
     message = "The provider refused the request"
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        found = payload["error"].get("message")
+    if isinstance(payload, dict):  # OpenAI's {"error": {"message"}}, or Cohere's and AWS's {"message"}
+        error = payload.get("error")
+        found = error.get("message") if isinstance(error, dict) else payload.get("message")
         if isinstance(found, str) and found:
             message = found[:PROVIDER_MESSAGE_LIMIT]
     return status, "upstream_error", message

@@ -45,6 +45,8 @@ class Settlement:
 class SpendLedger(Protocol):
     async def reserve(self, holds: Sequence[tuple[LimitSubject, int]]) -> Reservation: ...
 
+    def release_unused(self, settlement: Settlement) -> None: ...
+
     async def settle_in(self, session: AsyncSession, settlements: Sequence[Settlement]) -> None: ...
 
     def after_commit(self, settlements: Sequence[Settlement]) -> None: ...
@@ -56,9 +58,15 @@ class SpendLedger(Protocol):
     async def release_stale(self, older_than_seconds: float) -> int: ...
 
 
-def _refuse(subject: LimitSubject, used: int | None = None) -> PaymentRequired:
-    code = "insufficient_balance" if subject.is_balance else "limit_exceeded"
-    return PaymentRequired(subject.refusal_message(used), code=code)
+class SpendRefused(PaymentRequired):
+    """A limit cannot hold a request's worst case: which one, what it has left, what was needed."""
+
+    def __init__(self, subject: LimitSubject, left: int | None = None, needed: int | None = None) -> None:
+        code = "insufficient_balance" if subject.is_balance else "limit_exceeded"
+        super().__init__(subject.refusal_message(left, needed), code=code)
+        self.subject = subject
+        self.left = left
+        self.needed = needed
 
 
 async def seed_spent(session: AsyncSession, subject: LimitSubject) -> int:
@@ -186,7 +194,8 @@ class _Lease:
 @dataclass(slots=True)
 class _Shortfall:
     subject: LimitSubject
-    used: int  # spent + reserved in the database
+    left: int  # what this instance could still take: the limit's remainder, less other leases
+    needed: int  # the request's worst case on this subject
     others: int  # reserved by other instances (their leases come back after their next flush)
 
 
@@ -227,8 +236,8 @@ class SqlSpendLedger:
                 if shortfall.others > 0 and attempt == 0:
                     await asyncio.sleep(self._retry_wait)  # other instances hand back unused leases
                     continue
-                raise _refuse(shortfall.subject, shortfall.used)
-        raise _refuse(wanted[0][0])
+                raise SpendRefused(shortfall.subject, shortfall.left, shortfall.needed)
+        raise SpendRefused(wanted[0][0])
 
     async def _ensure_rows(self, subjects: Iterable[LimitSubject]) -> None:
         missing = [s for s in subjects if (s.counter, s.window_start) not in self._known]
@@ -276,7 +285,8 @@ class SqlSpendLedger:
                 need = amount - state.free
                 if available < need:
                     if shortfall is None:
-                        shortfall = _Shortfall(subject, spent + reserved, max(0, reserved - state.lease))
+                        left = available + state.free
+                        shortfall = _Shortfall(subject, left, amount, max(0, reserved - state.lease))
                     continue
                 grant = min(available, max(need, min(available // LEASE_SHARE, amount * LEASE_FACTOR)))
                 if subject.is_balance:
@@ -290,6 +300,16 @@ class SqlSpendLedger:
         for subject, grant in granted:
             self._state(subject).lease += grant
         return shortfall
+
+    def release_unused(self, settlement: Settlement) -> None:
+        """The request is done: its lease keeps only the real cost until the flush charges it, so
+        the next request (even before that flush) sees the limit minus real spend, not the worst case."""
+        charged_holds: list[tuple[LimitSubject, int]] = []
+        for subject, held in settlement.reservation.holds:
+            charged = settlement.actual_nanos if subject.applies(settlement.is_byok) else 0
+            self._state(subject).held += charged - held
+            charged_holds.append((subject, charged))
+        settlement.reservation.holds = charged_holds
 
     def _settlement_deltas(self, settlements: Sequence[Settlement]) -> list[tuple[LimitSubject, int, int]]:
         """Per subject: (held total to release, actual cost converted from lease into spent)."""

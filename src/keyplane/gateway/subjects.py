@@ -47,22 +47,42 @@ class LimitSubject:
     def applies(self, is_byok: bool) -> bool:
         return self.counts_byok if is_byok else self.counts_platform
 
-    def refusal_message(self, spent_or_reserved: int | None = None) -> str:
+    @property
+    def kind(self) -> str:
+        """What the 402 names: "key limit", "budget" or "balance"."""
+        if self.is_balance:
+            return "balance"
+        return "key limit" if self.counter.startswith("key:") else "budget"
+
+    def refusal_message(self, left: int | None = None, needed: int | None = None) -> str:
+        """Which limit refused, what it has left, what the request needed and how to get through."""
+        amounts = ""
+        if left is not None and needed is not None:
+            amounts = (
+                f": ${nanos_to_usd(max(left, 0)):.6f} left, and this request needs up to "
+                f"${nanos_to_usd(needed):.6f} (its worst case: the prompt plus max_tokens "
+                "at the model's price)"
+            )
         if self.is_balance:
             return (
-                "Insufficient balance: the organization's credits do not cover this request's "
-                "worst-case cost. Add credits or lower max_tokens."
+                f"Insufficient balance{amounts}. Add credits to the organization (POST "
+                "/api/v1/billing/credits or `keyplane credits add`) or lower max_tokens."
             )
         assert self.limit_nanos is not None
-        used = (
-            "" if spent_or_reserved is None else f" (${nanos_to_usd(spent_or_reserved):.6f} used or reserved)"
-        )
         when = (
-            f"it resets at {self.resets_at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            f"wait until it resets at {self.resets_at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
             if self.resets_at
             else "it does not reset"
         )
-        return f"{self.description} of ${nanos_to_usd(self.limit_nanos):.6f} reached{used}; {when}."
+        fix = (
+            "raise the key's limit (PATCH /api/v1/keys/{hash})"
+            if self.kind == "key limit"
+            else "raise the budget"
+        )
+        return (
+            f"{self.description} of ${nanos_to_usd(self.limit_nanos):.6f} reached{amounts}. "
+            f"Lower max_tokens, {fix}, or {when}."
+        )
 
 
 def _window(reset: str | None, now: datetime) -> tuple[datetime, datetime | None]:

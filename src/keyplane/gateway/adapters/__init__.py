@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from keyplane.gateway.adapters.anthropic import AnthropicAdapter
 from keyplane.gateway.adapters.base import CHAT, COUNT_TOKENS, EMBEDDINGS, Adapter
+from keyplane.gateway.adapters.cohere import CohereAdapter
 from keyplane.gateway.adapters.openai import OpenAIAdapter
 
 _OPENAI = OpenAIAdapter()
@@ -18,6 +19,7 @@ ADAPTERS: Mapping[str, Adapter] = {
     "azure": _OPENAI,
     "ollama": _OPENAI,
     "anthropic": AnthropicAdapter(),
+    "cohere": CohereAdapter(),
 }
 # The API styles that can serve each kind of request, for routing.
 STYLES_FOR: Mapping[str, frozenset[str]] = {

@@ -72,13 +72,13 @@ class AnthropicAdapter:
             url, anthropic_headers(call.credential.api_key, call.client_headers), call.body
         )
 
-    def answer(self, payload: Any) -> Any:
+    def answer(self, payload: Any, *, model: str) -> Any:
         return payload
 
     def usage(self, payload: Any) -> Usage | None:
         return usage_of(payload.get("usage")) if isinstance(payload, dict) else None
 
-    def stream_relay(self, *, strip_usage: bool) -> AnthropicEvents:
+    def stream_relay(self, *, strip_usage: bool, model: str) -> AnthropicEvents:
         return AnthropicEvents()
 
 

@@ -67,10 +67,17 @@ class StreamRelay(Protocol):
     relayed to the caller); `content_events`: a count for estimating output when no usage came.
     """
 
-    usage: Usage | None
-    done: bool
-    failed: str | None
-    content_events: int
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def failed(self) -> str | None: ...
+
+    @property
+    def content_events(self) -> int: ...
 
     def feed(self, chunk: bytes) -> bytes: ...
 
@@ -88,15 +95,16 @@ class Adapter(Protocol):
 
     def request(self, call: UpstreamCall) -> UpstreamRequest: ...
 
-    def answer(self, payload: Any) -> Any:
-        """The upstream's JSON answer in the adapter's dialect (identity when the wire is the dialect)."""
+    def answer(self, payload: Any, *, model: str) -> Any:
+        """The upstream's JSON answer in the adapter's dialect, naming the caller's `model` where it
+        is rebuilt (identity when the wire is the dialect)."""
         ...
 
     def usage(self, payload: Any) -> Usage | None:
         """Token counts from an answer in the adapter's dialect."""
         ...
 
-    def stream_relay(self, *, strip_usage: bool) -> StreamRelay:
+    def stream_relay(self, *, strip_usage: bool, model: str) -> StreamRelay:
         """A relay of the upstream's stream that keeps it in the adapter's dialect and meters it."""
         ...
 

@@ -28,13 +28,13 @@ class OpenAIAdapter:
         url = upstream_url(credential, PATHS[call.operation], call.upstream_model)
         return UpstreamRequest(url, upstream_headers(credential), call.body)
 
-    def answer(self, payload: Any) -> Any:
+    def answer(self, payload: Any, *, model: str) -> Any:
         return payload
 
     def usage(self, payload: Any) -> Usage | None:
         return usage_from(payload)
 
-    def stream_relay(self, *, strip_usage: bool) -> SseRelay:
+    def stream_relay(self, *, strip_usage: bool, model: str) -> SseRelay:
         return SseRelay(strip_usage=strip_usage)
 
 

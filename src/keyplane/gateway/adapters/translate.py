@@ -13,6 +13,7 @@ from typing import Any
 
 from keyplane.gateway.adapters import chat_on_anthropic, messages_on_openai
 from keyplane.gateway.adapters.base import ANTHROPIC, OPENAI, Adapter, Dialect, StreamRelay
+from keyplane.gateway.settlement import Usage
 
 
 def request_body(
@@ -44,7 +45,45 @@ def answer(payload: Any, source: Dialect, target: Dialect, *, model: str) -> Any
 def stream_relay(adapter: Adapter, target: Dialect, *, model: str, wants_usage: bool) -> StreamRelay:
     """The relay of an adapter's stream for a caller speaking `target` (metering on the way)."""
     if adapter.dialect == target:
-        return adapter.stream_relay(strip_usage=not wants_usage)
+        return adapter.stream_relay(strip_usage=not wants_usage, model=model)
+    outer: StreamRelay
     if target == OPENAI:
-        return chat_on_anthropic.ChatFromAnthropic(model=model, wants_usage=wants_usage)
-    return messages_on_openai.MessagesFromChat(model=model)
+        outer = chat_on_anthropic.ChatFromAnthropic(model=model, wants_usage=wants_usage)
+    else:
+        outer = messages_on_openai.MessagesFromChat(model=model)
+    if adapter.passthrough:
+        return outer
+    return Chained(adapter.stream_relay(strip_usage=False, model=model), outer)
+
+
+class Chained:
+    """An adapter's own relay (its wire into its dialect, metered) feeding a dialect translator."""
+
+    def __init__(self, inner: StreamRelay, outer: StreamRelay) -> None:
+        self.inner = inner
+        self.outer = outer
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.inner.usage
+
+    @property
+    def done(self) -> bool:
+        return self.inner.done
+
+    @property
+    def failed(self) -> str | None:
+        return self.inner.failed or self.outer.failed
+
+    @property
+    def content_events(self) -> int:
+        return self.inner.content_events
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self.outer.feed(self.inner.feed(chunk))
+
+    def flush(self) -> bytes:
+        return self.outer.feed(self.inner.flush()) + self.outer.flush()
+
+    def error_event(self, message: str) -> bytes:
+        return self.outer.error_event(message)

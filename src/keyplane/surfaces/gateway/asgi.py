@@ -45,6 +45,8 @@ ROUTES: dict[str, tuple[str, str]] = {
 }
 __all__ = ["ROUTES", "GatewayFastAPI", "GatewayHandler", "GatewayMiddleware", "SseRelay"]
 JSON_HEADERS = [(b"content-type", b"application/json")]
+# Set when the request named no max_tokens and the default did not fit a spend limit: the value sent.
+MAX_TOKENS_LOWERED_HEADER = b"x-keyplane-max-tokens-lowered"
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -212,7 +214,7 @@ class GatewayHandler:
             elif not admission.stream:
                 await gateway.settle_answer(admission, forwarded)
                 body = gateway.answer_body(admission, forwarded)
-                await _send_raw(send, forwarded.response.status, body, JSON_HEADERS)
+                await _send_raw(send, forwarded.response.status, body, [*JSON_HEADERS, *_notes(admission)])
             else:
                 await self._stream(send, gateway, admission, forwarded)
         finally:
@@ -220,7 +222,8 @@ class GatewayHandler:
             forwarded.response.close()
 
     async def _stream(self, send: Send, gateway: Gateway, admission: Admission, forwarded: Forwarded) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        headers = [*SSE_HEADERS, *_notes(admission)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         relay = translate.stream_relay(
             forwarded.adapter,
             admission.dialect,
@@ -261,6 +264,13 @@ class GatewayHandler:
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         except OSError:
             return
+
+
+def _notes(admission: Admission) -> list[tuple[bytes, bytes]]:
+    """Response headers that tell the caller what the gateway changed in its request."""
+    if admission.max_tokens_lowered:
+        return [(MAX_TOKENS_LOWERED_HEADER, str(admission.max_tokens).encode())]
+    return []
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
