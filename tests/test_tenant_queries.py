@@ -37,6 +37,7 @@ TENANT_MODELS = {
     "ProviderCredential",  # an org's, or the platform's (org_id NULL)
     "SpendCounter",  # keyed by a subject naming an org's key or budget
     "UsageRecord",
+    "UsageRecordTag",
     "UsageRollup",
     "Workspace",
 }

@@ -152,3 +152,41 @@ def test_an_unreachable_server_exits_1_without_a_traceback(live_server: LiveServ
 def test_server_side_validation_errors_exit_1(live_server: LiveServer) -> None:
     done = keys_cli(live_server, "create", "   ")
     assert done.returncode == 1 and "HTTP 400" in done.stderr
+
+
+def test_create_and_update_set_allowlists_tags_and_concurrency(live_server: LiveServer) -> None:
+    created = as_json(
+        keys_cli(
+            live_server,
+            *("create", "guarded", "--allowed-ip", "10.0.0.0/8", "--allowed-ip", "2001:db8::1"),
+            *("--tag", "team-a", "--tag", "env:prod", "--max-concurrency", "3", "--json"),
+        )
+    )["data"]
+    assert created["allowed_ips"] == ["10.0.0.0/8", "2001:db8::1/128"]
+    assert (created["tags"], created["max_concurrency"]) == (["team-a", "env:prod"], 3)
+    updated = as_json(
+        keys_cli(
+            live_server, "update", created["hash"], "--any-ip", "--tag", "b", "--no-max-concurrency", "--json"
+        )
+    )
+    assert (updated["allowed_ips"], updated["tags"], updated["max_concurrency"]) == (None, ["b"], None)
+    refused = keys_cli(live_server, "update", created["hash"], "--tag", "x", "--no-tags")
+    assert refused.returncode != 0 and "exclude each other" in refused.stderr
+    bad = keys_cli(live_server, "update", created["hash"], "--allowed-ip", "10.0.0.0/33")
+    assert bad.returncode == 1 and "10.0.0.0/33" in bad.stderr
+
+
+def test_rotate_prints_the_new_secret_and_keeps_the_old_one_for_the_grace(live_server: LiveServer) -> None:
+    created = as_json(keys_cli(live_server, "create", "rotating", "--json"))
+    rotated = as_json(keys_cli(live_server, "rotate", created["data"]["hash"], "--grace", "1h", "--json"))
+    assert rotated["key"] != created["key"] and rotated["data"]["name"] == "rotating"
+    assert rotated["data"]["previous_key_expires_at"] is not None
+    for secret in (created["key"], rotated["key"]):
+        assert (
+            as_json(keys_cli(live_server, "current", "--json", key=secret))["hash"] == rotated["data"]["hash"]
+        )
+    at_once = as_json(keys_cli(live_server, "rotate", rotated["data"]["hash"], "--grace", "0", "--json"))
+    assert keys_cli(live_server, "current", key=rotated["key"]).returncode == 1
+    assert keys_cli(live_server, "current", key=at_once["key"]).returncode == 0
+    bad = keys_cli(live_server, "rotate", at_once["data"]["hash"], "--grace", "soon")
+    assert bad.returncode == 1 and "--grace" in bad.stderr

@@ -135,7 +135,7 @@ def spent_key(cli: Cli, upstream: RunningUpstream) -> str:
     _fake_credential(cli, upstream, "usage fake", "--model", "gpt-test", "--platform")
     assert cli.json("prices", "set", "gpt-test", "2", "8")["input"] == 2.0
     assert cli.json("credits", "add", "50", "--note", "cli usage test")["amount"] == 50.0
-    created = cli.json("keys", "create", "usage cli")
+    created = cli.json("keys", "create", "usage cli", "--tag", "cli-test")
     for _ in range(2):
         _chat(cli.server, created["key"])
     _wait_for_usage(cli, created["data"]["hash"], 2)
@@ -154,7 +154,9 @@ def test_usage_records_groups_and_csv_match_the_api(cli: Cli, spent_key: str, tm
     assert window["pagination"]["total"] == 2
     assert cli.json("usage", "--key-hash", spent_key, "--from", "2999-01-01")["data"] == []
 
-    for group_by in ("day", "model", "key"):
+    assert cli.json("usage", "--key-hash", spent_key, "--tag", "cli-test")["pagination"]["total"] == 2
+    assert cli.json("usage", "--key-hash", spent_key, "--tag", "other")["data"] == []
+    for group_by in ("day", "model", "key", "tag"):
         groups = cli.json("usage", "--group-by", group_by, "--key-hash", spent_key)
         query = {"group_by": group_by, "key_hash": spent_key}
         assert groups == cli.api("GET", "/api/v1/usage", params=query)["data"]

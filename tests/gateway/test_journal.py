@@ -7,7 +7,7 @@ import asyncio
 import errno
 import os
 import shutil
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import pytest
@@ -218,7 +218,9 @@ def test_a_finished_line_and_its_admission_give_back_the_whole_usage_event(tmp_p
     journal = UsageJournal.open(tmp_path / "a" / "b" / "c")
     assert journal is not None
     key = _key(NO_ORG)
-    seq = journal.admitted(key, request_id="req", model="m", streamed=True, worst=WORST, holds=[])
+    seq = journal.admitted(
+        key, request_id="req", model="m", streamed=True, worst=WORST, holds=[], tags=("team-a", "x:1")
+    )
     event = UsageEvent(
         request_id="req",
         org_id=key.org_id,
@@ -237,12 +239,15 @@ def test_a_finished_line_and_its_admission_give_back_the_whole_usage_event(tmp_p
         status_code=499,
         streamed=True,
         error="cancelled",
+        tags=("team-a", "x:1"),
     )
     journal.done(seq, event)
     entries, _ = read_journal(segments_of(journal.directory, journal.instance))
     admit, done = entries[seq].admit, entries[seq].done
     assert admit is not None and done is not None
     assert finished_event(admit, done) == event
+    del admit["g"]  # a line journaled before tags existed still gives back its event, untagged
+    assert finished_event(admit, done) == replace(event, tags=None)
     journal.committed([seq])
     journal.close()
 

@@ -120,6 +120,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/keys/{key_hash}"): Rule(
         MANAGEMENT_KEY, ("keys:write",), path={"key_hash": "@victim_key"}, missing={"key_hash": MISSING_HASH}
     ),
+    # rotating changes the key's hash: allowed callers rotate nothing (404), refused ones the victim
+    ("POST", "/api/v1/keys/{key_hash}/rotate"): Rule(
+        MANAGEMENT_KEY,
+        ("keys:write",),
+        body={"grace_seconds": 0},
+        path={"key_hash": "@victim_key"},
+        missing={"key_hash": MISSING_HASH},
+    ),
     ("GET", "/api/v1/key"): Rule(ANY_KEY),
     # the provider catalog is readable by any caller; base URLs are the operator's alone
     ("GET", "/api/v1/providers"): Rule(AUTHENTICATED),
@@ -251,6 +259,9 @@ RULES: dict[tuple[str, str], Rule] = {
         USER_SESSION, body={"id": MISSING_ID}, ok=(404,)
     ),
     ("POST", "/api/v1/portal/management/api-keys/restore"): Rule(
+        USER_SESSION, body={"id": MISSING_ID}, ok=(404,)
+    ),
+    ("POST", "/api/v1/portal/management/api-keys/rotate"): Rule(
         USER_SESSION, body={"id": MISSING_ID}, ok=(404,)
     ),
     ("PUT", "/api/v1/portal/management/api-keys/{api_key_id}"): Rule(

@@ -69,3 +69,32 @@ def resolve_client_ip(
         if not is_trusted(address, trusted):
             break
     return str(current)
+
+
+MAX_ALLOWLIST = 100
+
+
+def parse_allowlist(entries: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """CIDRs or single addresses (IPv4, IPv6; host bits allowed), deduplicated; ValueError names a bad one."""
+    networks: list[IPNetwork] = []
+    for entry in entries:
+        text = entry.strip() if isinstance(entry, str) else ""
+        try:
+            network = ipaddress.ip_network(text, strict=False) if 0 < len(text) <= 64 else None
+        except ValueError:
+            network = None
+        if network is None:
+            shown = entry[:64] if isinstance(entry, str) else type(entry).__name__
+            raise ValueError(f"'{shown}' is not an IP address or CIDR")
+        if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped is not None:
+            mapped = network.network_address.ipv4_mapped  # clients are compared as IPv4 (parse_ip)
+            network = ipaddress.IPv4Network(f"{mapped}/{max(network.prefixlen - 96, 0)}", strict=False)
+        if network not in networks:
+            networks.append(network)
+    return tuple(networks)
+
+
+def address_allowed(address: str | None, allowed: Sequence[IPNetwork]) -> bool:
+    """Whether a resolved client address lies in one of the allowed networks (no address: never)."""
+    parsed = parse_ip(address)
+    return parsed is not None and is_trusted(parsed, allowed)

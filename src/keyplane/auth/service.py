@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.passwords import verify_password
@@ -41,6 +41,27 @@ def key_refusal(key: KeyState, now: datetime) -> str | None:
     return None
 
 
+def rotated_secret_refusal(previous_expires_at: datetime | None, now: datetime) -> str | None:
+    """A key's secret before its last rotation works until previous_key_expires_at, then never."""
+    if previous_expires_at is None or previous_expires_at <= now:
+        return "API key rotated: this secret's grace period is over"
+    return None
+
+
+def by_previous_secret(key_hash: str, now: datetime) -> ColumnElement[bool]:
+    """The key whose secret before rotation hashes to `key_hash` and still works (looked up on a miss)."""
+    return and_(ApiKey.previous_hash == key_hash, ApiKey.previous_key_expires_at > now)
+
+
+async def key_of_secret(session: AsyncSession, key_hash: str, now: datetime) -> ApiKey | None:
+    """The key with this current secret, else the one whose previous secret it is, in its grace."""
+    found = (await session.execute(select(ApiKey).where(ApiKey.hash == key_hash))).scalar_one_or_none()
+    if found is None:
+        statement = select(ApiKey).where(by_previous_secret(key_hash, now))
+        found = (await session.execute(statement)).scalar_one_or_none()
+    return found
+
+
 async def authenticate_bearer(
     token: str, *, session: AsyncSession, secret: str, ip_address: str | None = None
 ) -> Principal:
@@ -61,13 +82,14 @@ async def authenticate_bearer(
 async def authenticate_key(
     plaintext: str, *, session: AsyncSession, ip_address: str | None = None
 ) -> Principal:
-    key = (
-        await session.execute(select(ApiKey).where(ApiKey.hash == hash_key(plaintext)))
-    ).scalar_one_or_none()
+    now = utcnow()
+    key_hash = hash_key(plaintext)
+    key = await key_of_secret(session, key_hash, now)
     if key is None:
         raise Unauthorized("API key not found", code="key_not_found")
-    now = utcnow()
     refusal = key_refusal(key, now)
+    if refusal is None and key.hash != key_hash:
+        refusal = rotated_secret_refusal(key.previous_key_expires_at, now)
     if refusal is not None:
         raise Unauthorized(refusal, code="key_refused")
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:

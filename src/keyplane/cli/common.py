@@ -78,3 +78,16 @@ def pairs(values: Sequence[str], option: str) -> dict[str, str]:
             raise fail(f"{option} takes NAME=VALUE, got {item!r}")
         out[name.strip()] = value
     return out
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from "3600", "90s", "30m", "1h" or "7d"; ValueError names what is wrong."""
+    value = text.strip().lower()
+    unit = DURATION_UNITS.get(value[-1:], 0) if value else 0
+    number = value[:-1] if unit else value
+    if not number.isdigit() or len(number) > 9:
+        raise ValueError(f"'{text}' is not a duration such as 3600, 90s, 30m, 1h or 7d")
+    return int(number) * (unit or 1)

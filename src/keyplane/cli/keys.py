@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from keyplane.cli.common import JsonOption, KeyOption, UrlOption, api_client
+from keyplane.cli.common import JsonOption, KeyOption, UrlOption, api_client, parse_duration
 from keyplane.cli.output import Column, console, fail, print_json, print_record, print_table
-from keyplane.client import UNSET, Key
+from keyplane.client import UNSET, CreatedKey, Key
 
 app = typer.Typer(
     name="keys",
@@ -60,6 +60,19 @@ RpmOption = Annotated[
     int | None, typer.Option("--rpm", min=1, help="Requests per minute the gateway allows.")
 ]
 TpmOption = Annotated[int | None, typer.Option("--tpm", min=1, help="Tokens per minute allowed.")]
+AllowedIpOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-ip", help="A client address or CIDR the gateway serves (repeat for several; default: any)."
+    ),
+]
+TagOption = Annotated[
+    list[str] | None,
+    typer.Option("--tag", help="A tag every request's usage carries (repeat for several, at most 10)."),
+]
+ConcurrencyOption = Annotated[
+    int | None, typer.Option("--max-concurrency", min=1, help="Requests in flight at most.")
+]
 
 
 @app.command("create")
@@ -80,6 +93,9 @@ def create(
     allowed_model: AllowedModelOption = None,
     rpm: RpmOption = None,
     tpm: TpmOption = None,
+    allowed_ip: AllowedIpOption = None,
+    tag: TagOption = None,
+    max_concurrency: ConcurrencyOption = None,
     url: UrlOption = None,
     key: KeyOption = None,
     as_json: JsonOption = False,
@@ -96,7 +112,14 @@ def create(
             allowed_models=allowed_model or None,
             rate_limit_rpm=rpm,
             rate_limit_tpm=tpm,
+            allowed_ips=allowed_ip or None,
+            tags=tag or None,
+            max_concurrency=max_concurrency,
         )
+    _show_created(created, as_json)
+
+
+def _show_created(created: CreatedKey, as_json: bool) -> None:
     if as_json:
         print_json({"data": created.key.raw, "key": created.plaintext})
         return
@@ -174,6 +197,14 @@ def update(
     no_rpm: Annotated[bool, typer.Option("--no-rpm", help="Remove the requests-per-minute limit.")] = False,
     tpm: TpmOption = None,
     no_tpm: Annotated[bool, typer.Option("--no-tpm", help="Remove the tokens-per-minute limit.")] = False,
+    allowed_ip: AllowedIpOption = None,
+    any_ip: Annotated[bool, typer.Option("--any-ip", help="Serve every client address again.")] = False,
+    tag: TagOption = None,
+    no_tags: Annotated[bool, typer.Option("--no-tags", help="Remove the key's tags.")] = False,
+    max_concurrency: ConcurrencyOption = None,
+    no_max_concurrency: Annotated[
+        bool, typer.Option("--no-max-concurrency", help="Remove the concurrency limit.")
+    ] = False,
     url: UrlOption = None,
     key: KeyOption = None,
     as_json: JsonOption = False,
@@ -187,6 +218,9 @@ def update(
         (allowed_model, any_model, "--allowed-model and --any-model"),
         (rpm, no_rpm, "--rpm and --no-rpm"),
         (tpm, no_tpm, "--tpm and --no-tpm"),
+        (allowed_ip, any_ip, "--allowed-ip and --any-ip"),
+        (tag, no_tags, "--tag and --no-tags"),
+        (max_concurrency, no_max_concurrency, "--max-concurrency and --no-max-concurrency"),
     ):
         if given and cleared:
             raise fail(f"{names} exclude each other")
@@ -202,12 +236,40 @@ def update(
         "allowed_models": None if any_model else (allowed_model or UNSET),
         "rate_limit_rpm": None if no_rpm else (UNSET if rpm is None else rpm),
         "rate_limit_tpm": None if no_tpm else (UNSET if tpm is None else tpm),
+        "allowed_ips": None if any_ip else (allowed_ip or UNSET),
+        "tags": None if no_tags else (tag or UNSET),
+        "max_concurrency": None
+        if no_max_concurrency
+        else (UNSET if max_concurrency is None else max_concurrency),
     }
     if all(value is UNSET for value in changes.values()):
         raise fail("nothing to change: pass at least one option (see --help)")
     with api_client(url, key) as client:
         updated = client.update_key(key_hash, **changes)
     _show(updated, as_json)
+
+
+@app.command("rotate")
+def rotate(
+    key_hash: HashArgument,
+    grace: Annotated[
+        str,
+        typer.Option(
+            help="How long the old secret keeps working: seconds, or 90s, 30m, 1h, 7d (0 to 7 days)."
+        ),
+    ] = "1h",
+    url: UrlOption = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Give the key a new secret (printed once); the old one works until the grace period ends."""
+    try:
+        grace_seconds = parse_duration(grace)
+    except ValueError as exc:
+        raise fail(f"--grace: {exc}") from None
+    with api_client(url, key) as client:
+        rotated = client.rotate_key(key_hash, grace_seconds=grace_seconds)
+    _show_created(rotated, as_json)
 
 
 @app.command("delete")

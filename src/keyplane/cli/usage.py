@@ -1,4 +1,4 @@
-"""`keyplane usage`: usage records, their sums by day, model or key, and the streamed CSV export."""
+"""`keyplane usage`: usage records, their sums by day, model, key or tag, and the streamed CSV export."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ GROUP_FIRST = {
     "day": (Column("day", whole=True),),
     "model": (Column("model", whole=True),),
     "key": (Column("key_hash", "key", whole=True), Column("key_name", "name", flex=True)),
+    "tag": (Column("tag", whole=True),),
 }
 
 
@@ -56,11 +57,12 @@ class GroupBy(StrEnum):
     day = "day"
     model = "model"
     key = "key"
+    tag = "tag"
 
 
 def usage(
     group_by: Annotated[
-        GroupBy | None, typer.Option(help="Sum requests, tokens and cost per day, model or key.")
+        GroupBy | None, typer.Option(help="Sum requests, tokens and cost per day, model, key or tag.")
     ] = None,
     start: FromOption = None,
     end: ToOption = None,
@@ -68,6 +70,7 @@ def usage(
     user_id: Annotated[str | None, typer.Option(help="Only this member's usage.")] = None,
     workspace_id: Annotated[str | None, typer.Option(help="Only this workspace's usage.")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only records carrying this tag.")] = None,
     org_id: OrgIdOption = None,
     csv: Annotated[
         Path | None,
@@ -90,6 +93,7 @@ def usage(
         "workspace_id": workspace_id,
         "model": model,
         "org_id": org_id,
+        "tag": tag,
     }
     with api_client(url, key) as client:
         if csv is not None:

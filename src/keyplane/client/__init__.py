@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, Self, TypeVar, Unpack
 import httpx
 
 from keyplane.client import billing, orgs, providers, usage
-from keyplane.client.calls import UNSET, Call, async_call, sync_call
+from keyplane.client.calls import UNSET, Call, async_call, path, sync_call
 from keyplane.client.calls import Unset as _Unset
 from keyplane.client.providers import merged_credential
 from keyplane.client.types import (
@@ -116,6 +116,7 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 URL_ENV = "KEYPLANE_URL"
 KEY_ENV = "KEYPLANE_MANAGEMENT_KEY"
 DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_GRACE_SECONDS = 3600  # how long a rotated key's old secret works unless told otherwise
 CSV_HEADERS = {"Accept": "text/csv"}
 T = TypeVar("T")
 
@@ -203,6 +204,10 @@ class Key:
     creator_user_id: str | None = None
     external_user: str | None = None
     workspace_id: str | None = None
+    allowed_ips: list[str] | None = None
+    tags: list[str] | None = None
+    max_concurrency: int | None = None
+    previous_key_expires_at: datetime | None = None  # the old secret's end after a rotation
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -276,12 +281,19 @@ def _create_body(
     allowed_models: list[str] | None = None,
     rate_limit_rpm: int | None = None,
     rate_limit_tpm: int | None = None,
+    *,
+    allowed_ips: list[str] | None = None,
+    tags: list[str] | None = None,
+    max_concurrency: int | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name, "include_byok_in_limit": include_byok_in_limit}
     for name_, value in (
         ("allowed_models", allowed_models),
         ("rate_limit_rpm", rate_limit_rpm),
         ("rate_limit_tpm", rate_limit_tpm),
+        ("allowed_ips", allowed_ips),
+        ("tags", tags),
+        ("max_concurrency", max_concurrency),
     ):
         if value is not None:
             body[name_] = value
@@ -294,6 +306,10 @@ def _create_body(
     if workspace_id is not None:
         body["workspace_id"] = workspace_id
     return body
+
+
+def _rotate_path(key_hash: str) -> str:
+    return path("/api/v1/keys/{}/rotate", key_hash)
 
 
 def _update_body(**changes: Any) -> dict[str, Any]:
@@ -398,8 +414,12 @@ class KeyplaneClient(_BaseClient):
         allowed_models: list[str] | None = None,
         rate_limit_rpm: int | None = None,
         rate_limit_tpm: int | None = None,
+        allowed_ips: list[str] | None = None,
+        tags: list[str] | None = None,
+        max_concurrency: int | None = None,
     ) -> CreatedKey:
-        """A new inference key; allowed_models and the rpm/tpm limits are enforced by the gateway."""
+        """A new inference key; allowed_models, the rpm/tpm limits, allowed_ips (CIDRs) and
+        max_concurrency are enforced by the gateway, tags go with every request's usage."""
         body = _create_body(
             name,
             limit,
@@ -410,6 +430,9 @@ class KeyplaneClient(_BaseClient):
             allowed_models,
             rate_limit_rpm,
             rate_limit_tpm,
+            allowed_ips=allowed_ips,
+            tags=tags,
+            max_concurrency=max_concurrency,
         )
         answer = self.request("POST", "/api/v1/keys", json=body)
         return CreatedKey(key=Key.from_json(answer["data"]), plaintext=answer["key"])
@@ -430,9 +453,12 @@ class KeyplaneClient(_BaseClient):
         allowed_models: list[str] | _Unset | None = UNSET,
         rate_limit_rpm: int | _Unset | None = UNSET,
         rate_limit_tpm: int | _Unset | None = UNSET,
+        allowed_ips: list[str] | _Unset | None = UNSET,
+        tags: list[str] | _Unset | None = UNSET,
+        max_concurrency: int | _Unset | None = UNSET,
     ) -> Key:
-        """Change only the given fields; None clears a limit, limit_reset, expires_at, allowed_models
-        or a rate limit."""
+        """Change only the given fields; None clears a limit, limit_reset, expires_at, allowed_models,
+        a rate limit, allowed_ips (any client), tags or max_concurrency."""
         body = _update_body(
             name=name,
             disabled=disabled,
@@ -443,11 +469,19 @@ class KeyplaneClient(_BaseClient):
             allowed_models=allowed_models,
             rate_limit_rpm=rate_limit_rpm,
             rate_limit_tpm=rate_limit_tpm,
+            allowed_ips=allowed_ips,
+            tags=tags,
+            max_concurrency=max_concurrency,
         )
         return Key.from_json(self.request("PATCH", f"/api/v1/keys/{key_hash}", json=body)["data"])
 
     def delete_key(self, key_hash: str) -> None:
         self.request("DELETE", f"/api/v1/keys/{key_hash}")
+
+    def rotate_key(self, key_hash: str, *, grace_seconds: int = DEFAULT_GRACE_SECONDS) -> CreatedKey:
+        """A new secret for the key (shown this once); the old one works for grace_seconds more."""
+        answer = self.request("POST", _rotate_path(key_hash), json={"grace_seconds": grace_seconds})
+        return CreatedKey(key=Key.from_json(answer["data"]), plaintext=answer["key"])
 
     def current_key(self) -> CurrentKey:
         return CurrentKey.from_json(self.request("GET", "/api/v1/key")["data"])
@@ -594,8 +628,12 @@ class AsyncKeyplaneClient(_BaseClient):
         allowed_models: list[str] | None = None,
         rate_limit_rpm: int | None = None,
         rate_limit_tpm: int | None = None,
+        allowed_ips: list[str] | None = None,
+        tags: list[str] | None = None,
+        max_concurrency: int | None = None,
     ) -> CreatedKey:
-        """A new inference key; allowed_models and the rpm/tpm limits are enforced by the gateway."""
+        """A new inference key; allowed_models, the rpm/tpm limits, allowed_ips (CIDRs) and
+        max_concurrency are enforced by the gateway, tags go with every request's usage."""
         body = _create_body(
             name,
             limit,
@@ -606,6 +644,9 @@ class AsyncKeyplaneClient(_BaseClient):
             allowed_models,
             rate_limit_rpm,
             rate_limit_tpm,
+            allowed_ips=allowed_ips,
+            tags=tags,
+            max_concurrency=max_concurrency,
         )
         answer = await self.request("POST", "/api/v1/keys", json=body)
         return CreatedKey(key=Key.from_json(answer["data"]), plaintext=answer["key"])
@@ -626,9 +667,12 @@ class AsyncKeyplaneClient(_BaseClient):
         allowed_models: list[str] | _Unset | None = UNSET,
         rate_limit_rpm: int | _Unset | None = UNSET,
         rate_limit_tpm: int | _Unset | None = UNSET,
+        allowed_ips: list[str] | _Unset | None = UNSET,
+        tags: list[str] | _Unset | None = UNSET,
+        max_concurrency: int | _Unset | None = UNSET,
     ) -> Key:
-        """Change only the given fields; None clears a limit, limit_reset, expires_at, allowed_models
-        or a rate limit."""
+        """Change only the given fields; None clears a limit, limit_reset, expires_at, allowed_models,
+        a rate limit, allowed_ips (any client), tags or max_concurrency."""
         body = _update_body(
             name=name,
             disabled=disabled,
@@ -639,12 +683,20 @@ class AsyncKeyplaneClient(_BaseClient):
             allowed_models=allowed_models,
             rate_limit_rpm=rate_limit_rpm,
             rate_limit_tpm=rate_limit_tpm,
+            allowed_ips=allowed_ips,
+            tags=tags,
+            max_concurrency=max_concurrency,
         )
         answer = await self.request("PATCH", f"/api/v1/keys/{key_hash}", json=body)
         return Key.from_json(answer["data"])
 
     async def delete_key(self, key_hash: str) -> None:
         await self.request("DELETE", f"/api/v1/keys/{key_hash}")
+
+    async def rotate_key(self, key_hash: str, *, grace_seconds: int = DEFAULT_GRACE_SECONDS) -> CreatedKey:
+        """A new secret for the key (shown this once); the old one works for grace_seconds more."""
+        answer = await self.request("POST", _rotate_path(key_hash), json={"grace_seconds": grace_seconds})
+        return CreatedKey(key=Key.from_json(answer["data"]), plaintext=answer["key"])
 
     async def current_key(self) -> CurrentKey:
         return CurrentKey.from_json((await self.request("GET", "/api/v1/key"))["data"])

@@ -10,7 +10,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 BudgetScope = Literal["org", "workspace", "key"]
 Reset = Literal["daily", "weekly", "monthly"]
-UsageGroupBy = Literal["day", "model", "key"]
+UsageGroupBy = Literal["day", "model", "key", "tag"]
 Role = Literal["member", "admin", "owner"]
 Preference = Literal["speed", "cost", "balanced"]
 
@@ -92,6 +92,7 @@ class UsageRecord(TypedDict):
     status_code: int
     streamed: bool
     error: str | None
+    tags: NotRequired[list[str] | None]
 
 
 class Pagination(TypedDict):
@@ -107,10 +108,11 @@ class UsagePage(TypedDict):
 
 
 class UsageGroup(TypedDict):
-    """Sums of one day, model or key; which of the first fields are present follows `group_by`."""
+    """Sums of one day, model, key or tag; which of the first fields are present follows `group_by`."""
 
     day: NotRequired[str]
     model: NotRequired[str]
+    tag: NotRequired[str]
     key_hash: NotRequired[str | None]
     key_name: NotRequired[str | None]
     requests: int
@@ -286,6 +288,7 @@ class UsageFilterArgs(TypedDict, total=False):
     workspace_id: str | None
     model: str | None
     org_id: str | None
+    tag: str | None
 
 
 class CredentialChanges(TypedDict, total=False):

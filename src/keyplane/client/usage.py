@@ -1,4 +1,4 @@
-"""Usage calls: record pages and sums grouped by day, model or key (the CSV export streams, so the
+"""Usage calls: record pages and sums grouped by day, model, key or tag (the CSV export streams, so the
 clients send it themselves)."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def list_usage(*, page: int = 1, page_size: int = 100, **filters: Unpack[UsageFi
 
 
 def usage_groups(group_by: UsageGroupBy, **filters: Unpack[UsageFilterArgs]) -> Call[list[UsageGroup]]:
-    """Requests, tokens and cost summed per day (oldest first), model or key (costliest first)."""
+    """Requests, tokens and cost summed per day (oldest first), model, key or tag (costliest first;
+    a record with two tags counts in both)."""
     query = {**usage_filter(**filters), "group_by": group_by}
     return Call("GET", USAGE_PATH, reader(list[UsageGroup]), params=query)

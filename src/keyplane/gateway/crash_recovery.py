@@ -24,10 +24,11 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from keyplane.gateway.journal import ADMIT_FIELDS, DONE_FIELDS, LOCK_SUFFIX, segments_of
+from keyplane.gateway.journal import ADMIT_FIELDS, DONE_FIELDS, LOCK_SUFFIX, TAGS_FIELD, segments_of
 from keyplane.gateway.spend_reservations import Reservation, Settlement, settle_counters
 from keyplane.gateway.subjects import LimitSubject
 from keyplane.kernel.money import nanos_to_usd
+from keyplane.kernel.tags import TAG
 from keyplane.models import UsageRecord
 from keyplane.usage.writer import UsageEvent, write_usage_batch
 
@@ -238,7 +239,8 @@ def finished_event(admit: dict[str, Any], done: list[Any]) -> UsageEvent | None:
     try:
         values = dict(zip(DONE_FIELDS, done, strict=True))
         values["created_at"] = datetime.fromisoformat(values["created_at"])
-        return UsageEvent(**{name: admit[short] for name, short in ADMIT_FIELDS.items()}, **values)
+        fields = {name: admit[short] for name, short in ADMIT_FIELDS.items() if short != TAGS_FIELD}
+        return UsageEvent(**fields, **values, tags=journaled_tags(admit))
     except (KeyError, TypeError, ValueError):
         logger.warning("unreadable usage line in a killed process's journal: charged at its worst case")
         return None
@@ -262,4 +264,14 @@ def _crash_event(admit: dict[str, Any], reservation: Reservation) -> UsageEvent:
         streamed=admit["s"],
         error=CRASH_ERROR,
         created_at=datetime.fromisoformat(admit["t"]),
+        tags=journaled_tags(admit),
     )
+
+
+def journaled_tags(admit: dict[str, Any]) -> tuple[str, ...] | None:
+    """The tags of an admission line (validated when admitted); anything unreadable is no tags."""
+    raw = admit.get(TAGS_FIELD)
+    if not isinstance(raw, list) or not raw:
+        return None
+    tags = tuple(tag for tag in raw if isinstance(tag, str) and TAG.fullmatch(tag))
+    return tags or None

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from keyplane.gateway.key_cache import KeyCache
@@ -47,11 +47,20 @@ def _collect(session: Session, _context: Any) -> None:
     if SINK not in session.info:
         return
     touched = (*session.new, *session.dirty, *session.deleted)
-    changed = {obj.hash for obj in touched if isinstance(obj, ApiKey)}
+    changed = {key_hash for obj in touched if isinstance(obj, ApiKey) for key_hash in _secrets_of(obj)}
     if any(isinstance(obj, Organization) for obj in touched):
         changed.add(EVERY_KEY)  # a suspension or resumption changes every key of the org
     if changed:
         session.info.setdefault(_PENDING, set()).update(changed)
+
+
+def _secrets_of(key: ApiKey) -> set[str]:
+    """Every hash a cache may hold the key under: current, previous, and those a rotation replaced."""
+    state = inspect(key)
+    found = {key.hash, key.previous_hash}
+    for name in ("hash", "previous_hash"):
+        found.update(state.attrs[name].history.deleted or ())
+    return {key_hash for key_hash in found if key_hash}
 
 
 @event.listens_for(Session, "after_commit")

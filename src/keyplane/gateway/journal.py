@@ -50,7 +50,9 @@ ADMIT_FIELDS = {
     "user_id": "u",
     "model": "m",
     "streamed": "s",
+    "tags": "g",  # since 0006: older lines have none (gateway.crash_recovery.journaled_tags)
 }
+TAGS_FIELD = ADMIT_FIELDS["tags"]
 # ... and these, in this order, from the finished line.
 DONE_FIELDS = (
     "provider",
@@ -145,12 +147,13 @@ class UsageJournal:
         worst: int,
         holds: Sequence[tuple[LimitSubject, int]],
         platform: bool | None = None,
+        tags: tuple[str, ...] | None = None,
     ) -> int:
         """Journal a reservation; returns its sequence number (0: not journaled).
 
         `platform`: a platform credential may serve it, so a crash charges it as platform spend
         (the operator org's platform spend holds no balance, so the holds alone cannot tell);
-        None leaves it to the holds (a balance hold means platform)."""
+        None leaves it to the holds (a balance hold means platform). `tags` go with the usage."""
         if self._fd < 0:
             return 0
         self._seq += 1
@@ -168,6 +171,7 @@ class UsageJournal:
                 "s": streamed,
                 "c": worst,
                 "p": platform,
+                "g": list(tags) if tags else None,
                 "h": [
                     [s.counter, s.window_start, s.limit_nanos, s.counts_byok, s.counts_platform, amount]
                     for s, amount in holds

@@ -6,12 +6,16 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from keyplane.auth.service import OPERATOR_ORG_ID, key_refusal
+from keyplane.auth.client_address import address_allowed, parse_allowlist
+from keyplane.auth.service import OPERATOR_ORG_ID, by_previous_secret, key_refusal, rotated_secret_refusal
+from keyplane.config import IPNetwork
 from keyplane.models import ApiKey, Organization
+from keyplane.models.base import utcnow
 
 # Unknown hashes are remembered briefly too, so a flood of bad keys does not become a flood of queries.
 MISSING_TTL_SECONDS = 0.5
@@ -38,10 +42,23 @@ class KeyRecord:
     rate_limit_tpm: int | None
     org_suspended: bool = False
     org_is_operator: bool = False  # the first org: its balance is enforced only when the operator asks
+    # Parsed once per cache fill: None serves any client address.
+    allowed_networks: tuple[IPNetwork, ...] | None = None
+    tags: tuple[str, ...] | None = None  # default tags of the key's usage
+    max_concurrency: int | None = None
+    # Set when the secret presented is the one before the last rotation: it works until then.
+    previous_secret_expires_at: datetime | None = None
+    via_previous_secret: bool = False
 
     def refusal(self, now: datetime) -> str | None:
-        """Why the key may not be used now: the same rule the management surfaces apply."""
-        return key_refusal(self, now)
+        """Why the key may not be used now: the same rules the management surfaces apply."""
+        refusal = key_refusal(self, now)
+        if refusal is None and self.via_previous_secret:
+            return rotated_secret_refusal(self.previous_secret_expires_at, now)
+        return refusal
+
+    def allows_address(self, address: str | None) -> bool:
+        return self.allowed_networks is None or address_allowed(address, self.allowed_networks)
 
     def allows_model(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
@@ -65,20 +82,28 @@ _COLUMNS = (
     ApiKey.rate_limit_tpm,
     Organization.status,
     OPERATOR_ORG_ID.scalar_subquery(),
+    ApiKey.allowed_ips,
+    ApiKey.tags,
+    ApiKey.max_concurrency,
+    ApiKey.previous_key_expires_at,
 )
 
 
+async def _key_row(session: AsyncSession, where: ColumnElement[bool]) -> Any:
+    statement = select(*_COLUMNS).join(Organization, Organization.id == ApiKey.org_id).where(where)
+    return (await session.execute(statement)).first()
+
+
 async def load_key_record(session: AsyncSession, key_hash: str) -> KeyRecord | None:
-    row = (
-        await session.execute(
-            select(*_COLUMNS)
-            .join(Organization, Organization.id == ApiKey.org_id)
-            .where(ApiKey.hash == key_hash)
-        )
-    ).first()
-    if row is None:
-        return None
+    """The key whose current secret this is; only on a miss, the one whose previous secret it is."""
+    row = await _key_row(session, ApiKey.hash == key_hash)
+    previous = row is None
+    if previous:
+        row = await _key_row(session, by_previous_secret(key_hash, utcnow()))
+        if row is None:
+            return None
     allowed = row[12]
+    ips, tags = row[17], row[18]
     return KeyRecord(
         id=row[0],
         hash=row[1],
@@ -97,6 +122,11 @@ async def load_key_record(session: AsyncSession, key_hash: str) -> KeyRecord | N
         rate_limit_tpm=row[14],
         org_suspended=row[15] == "suspended",
         org_is_operator=row[16] == row[3],
+        allowed_networks=parse_allowlist(ips) if ips is not None else None,
+        tags=tuple(str(t) for t in tags) if tags else None,
+        max_concurrency=row[19],
+        previous_secret_expires_at=row[20] if previous else None,
+        via_previous_secret=previous,
     )
 
 

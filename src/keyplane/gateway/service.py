@@ -9,12 +9,13 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from keyplane.auth.client_address import resolve_client_ip
 from keyplane.auth.service import OrganizationSuspended
 from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.billing.pricing import Price, PriceCache, price_in
@@ -29,6 +30,7 @@ from keyplane.gateway.adapters.base import (
     Adapter,
     Dialect,
 )
+from keyplane.gateway.concurrency import InFlight, Release, SharedInFlight
 from keyplane.gateway.crash_recovery import recover_crashed
 from keyplane.gateway.http import DeadlineExceeded
 from keyplane.gateway.journal import UsageJournal, journal_directory
@@ -71,6 +73,7 @@ from keyplane.gateway.upstream import (
     UpstreamResponse,
     deadline_failure,
 )
+from keyplane.kernel.tags import header_tags, merged_tags
 from keyplane.models.base import utcnow
 from keyplane.providers.eligibility import RoutableCredential
 from keyplane.providers.policy import ProviderPolicy
@@ -112,6 +115,8 @@ class Admission:
     translated: dict[tuple[str, str], tuple[dict[str, Any], bytes]] | None = None
     journal_seq: int = 0  # its lines in the usage journal (0: not journaled)
     max_tokens_lowered: bool = False  # the default max_tokens did not fit a limit: `max_tokens` was sent
+    tags: tuple[str, ...] | None = None  # the key's default tags and the request's
+    release: Release | None = None  # frees its concurrency slot (max_concurrency), once
 
 
 @dataclass(slots=True)
@@ -151,6 +156,8 @@ class Gateway:
             context.engine, context.sessions, retry_wait_seconds=settings.usage_flush_interval_seconds
         )
         self.rate_limiter = RateLimiter()
+        self.in_flight = InFlight()
+        self.shared_in_flight: SharedInFlight | None = None  # set when Redis is configured
         self.shared_limiter: SharedRateLimiter | None = None  # set when Redis is configured
         self.journal_dir = journal_directory(settings)
         self.journal = UsageJournal.open(self.journal_dir) if settings.usage_journal else None
@@ -216,11 +223,52 @@ class Gateway:
         *,
         request_id: str = "",
         client_headers: Mapping[str, str] = NO_HEADERS,
+        tags_header: str | None = None,
     ) -> Admission:
-        """Model allowed, rate limits, route, worst-case reservation: raises 403/429/404/501/402."""
+        """Tags, model allowed, a concurrency slot, rate limits, route, worst-case reservation:
+        raises 400/403/429/404/501/402; a slot taken is freed again when a later check refuses."""
+        tags = merged_tags(key.tags, header_tags(tags_header) if tags_header is not None else ())
         model = body["model"]
         if not key.allows_model(model):
             raise Forbidden(f"This key may not use the model '{model[:200]}'", code="model_not_allowed")
+        request_id = request_id or uuid.uuid4().hex
+        release = await self._take_slot(key, request_id) if key.max_concurrency else None
+        try:
+            admission = await self._admit(key, operation, body, raw_body, request_id, client_headers, tags)
+        except BaseException:
+            if release is not None:
+                release()
+            raise
+        admission.release = release
+        return admission
+
+    async def _take_slot(self, key: KeyRecord, request_id: str) -> Release:
+        limit = key.max_concurrency or 0
+        if self.shared_in_flight is not None:
+            return await self.shared_in_flight.acquire(key.id, limit, request_id)
+        return self.in_flight.acquire(key.id, limit)
+
+    def check_client(self, key: KeyRecord, peer: str | None, forwarded_for: Iterable[str]) -> None:
+        """403 ip_not_allowed for a client outside the key's allowed_ips (auth.client_address resolves it)."""
+        if key.allowed_networks is None:
+            return
+        address = resolve_client_ip(peer, forwarded_for, self.settings.trusted_proxy_networks)
+        if not key.allows_address(address):
+            raise Forbidden(
+                f"This key may not be used from the address {address or 'unknown'}", code="ip_not_allowed"
+            )
+
+    async def _admit(
+        self,
+        key: KeyRecord,
+        operation: str,
+        body: dict[str, Any],
+        raw_body: bytes,
+        request_id: str,
+        client_headers: Mapping[str, str],
+        tags: tuple[str, ...] | None,
+    ) -> Admission:
+        model = body["model"]
         if key.rate_limit_rpm or key.rate_limit_tpm:
             if self.shared_limiter is not None:
                 await self.shared_limiter.admit(key.id, key.rate_limit_rpm, key.rate_limit_tpm)
@@ -277,7 +325,6 @@ class Gateway:
         if lowered_to is not None:  # the limit pays for this many output tokens, not the default
             body["max_tokens"] = lowered_to
             changed = True
-        request_id = request_id or uuid.uuid4().hex
         journal_seq = (
             self.journal.admitted(
                 key,
@@ -287,6 +334,7 @@ class Gateway:
                 worst=worst,
                 holds=reservation.holds,
                 platform=any(not c.is_byok for c, _ in candidates),
+                tags=tags,
             )
             if self.journal is not None
             else 0
@@ -309,6 +357,7 @@ class Gateway:
             client_headers=client_headers,
             journal_seq=journal_seq,
             max_tokens_lowered=lowered_to is not None,
+            tags=tags,
         )
 
     def _routes_for(
@@ -512,6 +561,9 @@ class Gateway:
         if admission.settled:
             return
         admission.settled = True
+        if admission.release is not None:
+            admission.release()
+            admission.release = None
         if credential is None:
             cost = 0
         key = admission.key
@@ -540,6 +592,7 @@ class Gateway:
             status_code=status,
             streamed=admission.stream,
             error=error[:500] if error else None,
+            tags=admission.tags,
         )
         if self.journal is not None:
             self.journal.done(admission.journal_seq, event)

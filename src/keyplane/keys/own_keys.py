@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.errors import BadRequest, Forbidden, NotFound
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.scopes import BALANCE_READ, USAGE_READ
-from keyplane.keys import lifecycle
+from keyplane.keys import lifecycle, rotation
 from keyplane.keys import service as keys
 from keyplane.keys.caps import KeyCaps, check_active_key_cap, check_user_key_cap, lock_membership
 from keyplane.keys.schemas import KeyCreate, KeyUpdate, OwnKeyCreate, OwnKeyUpdate
@@ -191,3 +191,11 @@ async def restore_own_key(*, session: AsyncSession, user: Principal, key_id: str
     return await lifecycle.restore_key(
         session=session, principal=member, key=key, default_org_cap=caps.per_org
     )
+
+
+async def rotate_own_key(
+    *, session: AsyncSession, user: Principal, key_id: str, grace_seconds: int
+) -> tuple[ApiKey, str]:
+    """A new secret for one of the user's management keys; the old one works for `grace_seconds`."""
+    key, member = await _find_own_key(session, user, key_id)
+    return await rotation.rotate_key(session=session, principal=member, key=key, grace_seconds=grace_seconds)

@@ -25,6 +25,9 @@ class KeyCreate(BaseModel):
     allowed_models: list[str] | None = None
     rate_limit_rpm: int | None = None
     rate_limit_tpm: int | None = None
+    allowed_ips: list[str] | None = None
+    tags: list[str] | None = None
+    max_concurrency: int | None = None
 
 
 class KeyUpdate(BaseModel):
@@ -44,6 +47,9 @@ class KeyUpdate(BaseModel):
     allowed_models: list[str] | None = None
     rate_limit_rpm: int | None = None
     rate_limit_tpm: int | None = None
+    allowed_ips: list[str] | None = None
+    tags: list[str] | None = None
+    max_concurrency: int | None = None
 
 
 class OwnKeyCreate(BaseModel):

@@ -16,6 +16,7 @@ from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.money import usd_to_nanos
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.writes import delete_once
+from keyplane.keys import rotation
 from keyplane.keys.caps import check_org_key_cap
 from keyplane.keys.lifecycle import set_disabled
 from keyplane.keys.lookup import key_by_hash
@@ -26,9 +27,12 @@ from keyplane.keys.validation import (
     check_expiry,
     check_limit,
     check_limit_reset,
+    check_max_concurrency,
     check_rate_limit,
     check_scopes,
+    clean_allowed_ips,
     clean_allowed_models,
+    clean_key_tags,
     clean_name,
 )
 from keyplane.models import ApiKey
@@ -59,6 +63,9 @@ async def create_key(
     expires_at = check_expiry(params.expires_at)
     check_rate_limit(params.rate_limit_rpm, "rate_limit_rpm")
     check_rate_limit(params.rate_limit_tpm, "rate_limit_tpm")
+    check_max_concurrency(params.max_concurrency)
+    allowed_ips = clean_allowed_ips(params.allowed_ips)
+    tags = clean_key_tags(params.tags)
     workspace = await workspace_in_org(session=session, org_id=org_id, workspace_id=params.workspace_id)
     creator = _resolve_creator(principal, params.creator_user_id)
     await check_org_key_cap(session, org_id=org_id, default_cap=default_org_cap)
@@ -83,6 +90,9 @@ async def create_key(
         allowed_models=clean_allowed_models(params.allowed_models),
         rate_limit_rpm=params.rate_limit_rpm,
         rate_limit_tpm=params.rate_limit_tpm,
+        allowed_ips=allowed_ips,
+        tags=tags,
+        max_concurrency=params.max_concurrency,
         created_at=utcnow(),
     )
     session.add(key)
@@ -180,6 +190,13 @@ async def update_key(
             check_rate_limit(value, field)
             setattr(key, field, value)
             changes[field] = value
+    if "allowed_ips" in sent:
+        key.allowed_ips = changes["allowed_ips"] = clean_allowed_ips(params.allowed_ips)
+    if "tags" in sent:
+        key.tags = changes["tags"] = clean_key_tags(params.tags)
+    if "max_concurrency" in sent:
+        check_max_concurrency(params.max_concurrency)
+        key.max_concurrency = changes["max_concurrency"] = params.max_concurrency
     if changes:
         key.updated_at = utcnow()
         await session.flush()
@@ -218,3 +235,13 @@ async def remove_key(*, session: AsyncSession, principal: Principal, key: ApiKey
     if not await delete_once(session, key):
         raise NotFound("API key not found")
     await audit.record(session, principal, "key.deleted", target, name=key.name, kind=key.kind)
+
+
+async def rotate_key(
+    *, session: AsyncSession, principal: Principal, key_hash: str, grace_seconds: int
+) -> tuple[ApiKey, str]:
+    """Rotate a key the caller may see (keys.rotation); its old secret works for `grace_seconds`."""
+    key = await get_key(session=session, principal=principal, key_hash=key_hash)
+    return await rotation.rotate_key(
+        session=session, principal=principal, key=key, grace_seconds=grace_seconds
+    )

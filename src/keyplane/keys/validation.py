@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from keyplane.auth.client_address import MAX_ALLOWLIST, parse_allowlist
 from keyplane.errors import BadRequest
 from keyplane.kernel.money import MAX_USD, is_valid_amount
 from keyplane.kernel.scopes import ALL_SCOPES
+from keyplane.kernel.tags import clean_tags
 from keyplane.models.api_key import LIMIT_RESETS
 from keyplane.models.base import utcnow
 
@@ -101,3 +103,33 @@ def check_known_scopes(scopes: list[str]) -> list[str]:
                 f"Unknown scope '{scope}'; known scopes: {', '.join(ALL_SCOPES)}", code="unknown_scope"
             )
     return cleaned
+
+
+def clean_allowed_ips(entries: list[str] | None) -> list[str] | None:
+    """Canonical CIDRs the gateway serves; None allows any client (an empty list would allow none)."""
+    if entries is None:
+        return None
+    if len(entries) > MAX_ALLOWLIST:
+        raise BadRequest(f"allowed_ips may list at most {MAX_ALLOWLIST} entries", code="invalid_allowed_ips")
+    try:
+        networks = parse_allowlist(entries)
+    except ValueError as exc:
+        raise BadRequest(f"allowed_ips: {exc}", code="invalid_allowed_ips") from None
+    if not networks:
+        raise BadRequest("allowed_ips must list at least one address or CIDR, or be null for any")
+    return [str(network) for network in networks]
+
+
+def clean_key_tags(tags: list[str] | None) -> list[str] | None:
+    """A key's default tags under the header's rule (kernel.tags); an empty list is stored as None."""
+    if tags is None:
+        return None
+    return list(clean_tags(tags, source="tags")) or None
+
+
+MAX_CONCURRENCY = 100_000
+
+
+def check_max_concurrency(value: int | None) -> None:
+    if value is not None and not 1 <= value <= MAX_CONCURRENCY:
+        raise BadRequest(f"max_concurrency must be between 1 and {MAX_CONCURRENCY}")

@@ -15,6 +15,7 @@ from keyplane.models.provider_credential import ProviderCredential
 from keyplane.models.provider_setting import ProviderSetting
 from keyplane.models.spend_counter import SpendCounter
 from keyplane.models.usage_record import UsageRecord
+from keyplane.models.usage_record_tag import UsageRecordTag
 from keyplane.models.usage_rollup import UsageRollup
 from keyplane.models.user import User
 from keyplane.models.workspace import Workspace
@@ -35,6 +36,7 @@ __all__ = [
     "ProviderSetting",
     "SpendCounter",
     "UsageRecord",
+    "UsageRecordTag",
     "UsageRollup",
     "User",
     "Workspace",

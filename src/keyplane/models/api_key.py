@@ -20,6 +20,8 @@ class ApiKey(Base):
     __table_args__ = (
         Index("ix_api_keys_org_id_workspace_id_created_at", "org_id", "workspace_id", "created_at"),
         Index("ix_api_keys_creator_user_id_kind", "creator_user_id", "kind"),
+        # The gateway looks a secret up here only when no key has it as its current hash.
+        Index("ix_api_keys_previous_hash", "previous_hash", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
@@ -48,6 +50,14 @@ class ApiKey(Base):
     allowed_models: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)
     rate_limit_rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rate_limit_tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Rotation: the secret before the last rotation works until previous_key_expires_at.
+    previous_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    previous_key_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Client addresses the gateway serves (canonical CIDRs); NULL = any.
+    allowed_ips: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)
+    # Tags every request of the key carries, besides the request's own X-Keyplane-Tags.
+    tags: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)
+    max_concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
     extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(nullable=True)

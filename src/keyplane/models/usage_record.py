@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyplane.models.base import Base, utcnow
+from keyplane.models.base import Base, JSONType, utcnow
 
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -43,3 +43,5 @@ class UsageRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer, default=200)
     streamed: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The key's default tags and the request's X-Keyplane-Tags (usage_record_tags indexes them).
+    tags: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)

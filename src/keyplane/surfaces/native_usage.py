@@ -1,4 +1,4 @@
-"""keyplane's own usage routes: filtered pages, groupings by day/model/key, and a streamed CSV export."""
+"""keyplane's own usage routes: filtered pages, groupings by day/model/key/tag, and a streamed CSV export."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.deps import Session, UsageReader, get_context, require_management_key
 from keyplane.kernel.money import nanos_to_usd
 from keyplane.kernel.principal import Principal
+from keyplane.kernel.tags import TAG
 from keyplane.keys.repository import ApiKeyRepository
 from keyplane.models import UsageRecord
 from keyplane.orgs.tenants import reading_as
@@ -60,6 +61,7 @@ CSV_COLUMNS = (
     "status_code",
     "streamed",
     "error",
+    "tags",
 )
 
 
@@ -84,7 +86,16 @@ def record_object(record: UsageRecord, key_hash: str | None) -> dict[str, Any]:
         "status_code": record.status_code,
         "streamed": record.streamed,
         "error": record.error,
+        "tags": list(record.tags) if record.tags else None,
     }
+
+
+def csv_value(item: dict[str, Any], column: str) -> object:
+    """A record's CSV cell: tags as one comma-separated cell (tags never hold a comma)."""
+    value = item[column]
+    if column == "tags":
+        return csv_cell(",".join(value) if value else None)
+    return csv_cell(value)
 
 
 def group_object(row: dict[str, Any]) -> UsageGroup:
@@ -109,6 +120,7 @@ async def _filter(
     user_id: str | None,
     workspace_id: str | None,
     model: str | None,
+    tag: str | None,
 ) -> UsageFilter:
     return await usage_filter_for(
         session=session,
@@ -119,6 +131,7 @@ async def _filter(
         user_id=user_id,
         workspace_id=workspace_id,
         model=model,
+        tag=tag,
     )
 
 
@@ -128,6 +141,10 @@ KeyHash = KeyHashQuery
 Id = IdQuery
 Model = ModelQuery
 OrgId = OrgIdQuery
+Tag = Annotated[
+    str | None,
+    Query(max_length=64, pattern=f"^{TAG.pattern}$", description="Records carrying this tag."),
+]
 
 
 @router.get("", response_model=UsagePage | UsageGroups, response_model_exclude_unset=True)
@@ -141,13 +158,15 @@ async def list_usage(
     workspace_id: Id = None,
     model: Model = None,
     org_id: OrgId = None,
-    group_by: Literal["day", "model", "key"] | None = None,
+    tag: Tag = None,
+    group_by: Literal["day", "model", "key", "tag"] | None = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 100,
 ) -> UsagePage | UsageGroups:
-    """Usage records newest first, one page at a time, or sums grouped by day, model or key."""
+    """Usage records newest first, one page at a time, or sums grouped by day, model, key or tag
+    (a record with two tags counts in both groups)."""
     usage_filter = await _filter(
-        session, principal, org_id, start, end, key_hash, user_id, workspace_id, model
+        session, principal, org_id, start, end, key_hash, user_id, workspace_id, model, tag
     )
     if group_by is not None:
         rows = await queries.grouped_usage(session=session, filter=usage_filter, group_by=group_by)
@@ -183,10 +202,11 @@ async def export_usage(
     workspace_id: Id = None,
     model: Model = None,
     org_id: OrgId = None,
+    tag: Tag = None,
 ) -> StreamingResponse:
     """Every matching record as CSV, streamed in keyset batches so memory stays flat."""
     usage_filter = await _filter(
-        session, principal, org_id, start, end, key_hash, user_id, workspace_id, model
+        session, principal, org_id, start, end, key_hash, user_id, workspace_id, model, tag
     )
     sessions = get_context(request).sessions
 
@@ -222,7 +242,7 @@ async def _csv_chunk(
     hashes.update(await key_hashes(session, org_id, {r.key_id for r in batch} - hashes.keys()))
     for record in batch:
         item = record_object(record, hashes.get(record.key_id))
-        writer.writerow([csv_cell(item[c]) for c in CSV_COLUMNS])
+        writer.writerow([csv_value(item, c) for c in CSV_COLUMNS])
     chunk = buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()

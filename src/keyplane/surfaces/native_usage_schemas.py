@@ -27,6 +27,7 @@ class UsageRecordOut(BaseModel):
     status_code: int
     streamed: bool
     error: str | None
+    tags: list[str] | None = Field(description="The key's default tags and the request's X-Keyplane-Tags")
 
 
 class Pagination(BaseModel):
@@ -42,11 +43,12 @@ class UsagePage(BaseModel):
 
 
 class UsageGroup(BaseModel):
-    """Sums for one group; only the group's own field(s) appear: `day`, `model`, or `key_id` with
-    `key_hash` and `key_name` (null once the key is deleted)."""
+    """Sums for one group; only the group's own field(s) appear: `day`, `model`, `tag`, or `key_id`
+    with `key_hash` and `key_name` (null once the key is deleted)."""
 
     day: str | None = Field(default=None, description="YYYY-MM-DD (group_by=day)")
     model: str | None = Field(default=None, description="group_by=model")
+    tag: str | None = Field(default=None, description="group_by=tag")
     key_id: str | None = Field(default=None, description="group_by=key")
     key_hash: str | None = None
     key_name: str | None = None

@@ -18,6 +18,7 @@ from keyplane.deps import (
 )
 from keyplane.kernel.scopes import KEYS_READ, KEYS_WRITE
 from keyplane.keys import service as keys
+from keyplane.keys.rotation import DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS
 from keyplane.keys.schemas import KeyCreate, KeyUpdate
 from keyplane.models.base import utcnow
 from keyplane.surfaces.error_models import error_responses
@@ -54,6 +55,9 @@ class ExternalBody(BaseModel):
 # The service checks their values (keys.validation); the surface only refuses wrong types.
 AllowedModels = list[StrictStr]
 PerMinute = StrictInt
+AllowedIps = Annotated[list[StrictStr], Field(max_length=1000)]
+Tags = Annotated[list[StrictStr], Field(max_length=1000)]
+Concurrency = StrictInt
 
 
 class CreateKeyBody(BaseModel):
@@ -72,6 +76,9 @@ class CreateKeyBody(BaseModel):
     allowed_models: AllowedModels | None = None
     rate_limit_rpm: PerMinute | None = None
     rate_limit_tpm: PerMinute | None = None
+    allowed_ips: AllowedIps | None = None
+    tags: Tags | None = None
+    max_concurrency: Concurrency | None = None
 
     def to_create(self) -> KeyCreate:
         return KeyCreate(
@@ -86,6 +93,9 @@ class CreateKeyBody(BaseModel):
             allowed_models=self.allowed_models,
             rate_limit_rpm=self.rate_limit_rpm,
             rate_limit_tpm=self.rate_limit_tpm,
+            allowed_ips=self.allowed_ips,
+            tags=self.tags,
+            max_concurrency=self.max_concurrency,
         )
 
 
@@ -107,12 +117,23 @@ class UpdateKeyBody(BaseModel):
     allowed_models: AllowedModels | None = None
     rate_limit_rpm: PerMinute | None = None
     rate_limit_tpm: PerMinute | None = None
+    allowed_ips: AllowedIps | None = None
+    tags: Tags | None = None
+    max_concurrency: Concurrency | None = None
 
     def to_update(self) -> KeyUpdate:
         data = {name: getattr(self, name) for name in self.model_fields_set}
         if "limit" in data:
             data["limit_usd"] = data.pop("limit")
         return KeyUpdate(**data)
+
+
+class RotateKeyBody(BaseModel):
+    """How long the old secret keeps working after the rotation: 0 to 7 days, 1 hour by default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: Annotated[StrictInt, Field(ge=0, le=MAX_GRACE_SECONDS)] = DEFAULT_GRACE_SECONDS
 
 
 # Auth is declared on the routers: management routes cannot be added unauthenticated by mistake.
@@ -180,6 +201,21 @@ async def update_key(
     )
     usage = await usage_for_keys(session, [key], utcnow())
     return KeyData(data=KeyObject.of(key, usage[key.id]))
+
+
+@management.post(
+    "/keys/{key_hash}/rotate", dependencies=CAN_WRITE, response_model=CreatedKey, responses=NOT_FOUND
+)
+async def rotate_key(
+    key_hash: str, session: Session, principal: ManagementPrincipal, body: RotateKeyBody | None = None
+) -> CreatedKey:
+    """A new secret for the key (shown this once); the old one works for grace_seconds more."""
+    grace = body.grace_seconds if body is not None else DEFAULT_GRACE_SECONDS
+    key, plaintext = await keys.rotate_key(
+        session=session, principal=principal, key_hash=key_hash, grace_seconds=grace
+    )
+    usage = await usage_for_keys(session, [key], utcnow())
+    return CreatedKey(data=KeyObject.of(key, usage[key.id]), key=plaintext)
 
 
 @management.delete("/keys/{key_hash}", dependencies=CAN_WRITE, response_model=Deleted, responses=NOT_FOUND)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import overload
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from keyplane.kernel.money import nanos_to_usd
 from keyplane.kernel.windows import next_reset
@@ -88,6 +88,12 @@ class KeyObject(KeySpend):
     allowed_models: list[str] | None
     rate_limit_rpm: int | None
     rate_limit_tpm: int | None
+    allowed_ips: list[str] | None = Field(description="CIDRs the gateway serves; null: any client")
+    tags: list[str] | None = Field(description="Tags every request of the key carries in its usage")
+    max_concurrency: int | None = Field(description="Requests in flight at most; null: no limit")
+    previous_key_expires_at: str | None = Field(
+        description="Until then the secret before the last rotation still works; null: none"
+    )
 
     @classmethod
     def of(cls, key: ApiKey, usage: KeyUsage) -> KeyObject:
@@ -108,6 +114,10 @@ class KeyObject(KeySpend):
                 "allowed_models": key.allowed_models,
                 "rate_limit_rpm": key.rate_limit_rpm,
                 "rate_limit_tpm": key.rate_limit_tpm,
+                "allowed_ips": key.allowed_ips,
+                "tags": key.tags,
+                "max_concurrency": key.max_concurrency,
+                "previous_key_expires_at": iso(key.previous_key_expires_at) if key.previous_hash else None,
             }
         )
 

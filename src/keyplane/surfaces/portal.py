@@ -17,7 +17,7 @@ from keyplane.keys import own_keys
 from keyplane.keys.caps import KeyCaps
 from keyplane.models.base import utcnow
 from keyplane.surfaces.error_models import error_responses
-from keyplane.surfaces.portal_schemas import PortalKeyCreate, PortalKeyRef, PortalKeyUpdate
+from keyplane.surfaces.portal_schemas import PortalKeyCreate, PortalKeyRef, PortalKeyRotate, PortalKeyUpdate
 from keyplane.surfaces.portal_shapes import (
     BalanceAnswer,
     CreatedKeyAnswer,
@@ -107,6 +107,17 @@ async def restore_api_key(
 ) -> KeyAnswer:
     key = await own_keys.restore_own_key(session=session, user=user, key_id=body.id, caps=_caps(request))
     return KeyAnswer(meta=meta(request), data=key_object(key, utcnow()))
+
+
+@user_router.post("/api-keys/rotate", response_model=CreatedKeyAnswer, responses=NOT_FOUND)
+async def rotate_api_key(
+    body: PortalKeyRotate, request: Request, session: Session, user: PortalUser
+) -> CreatedKeyAnswer:
+    """A new secret for the key (shown this once); the old one works for grace_seconds more."""
+    key, plaintext = await own_keys.rotate_own_key(
+        session=session, user=user, key_id=body.id, grace_seconds=body.grace_seconds
+    )
+    return CreatedKeyAnswer(meta=meta(request), data=created_key_object(key, utcnow(), plaintext))
 
 
 @user_router.put("/api-keys/{api_key_id}", response_model=KeyAnswer, responses=NOT_FOUND)

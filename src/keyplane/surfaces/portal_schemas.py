@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from keyplane.errors import BadRequest
+from keyplane.keys.rotation import DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS
 from keyplane.keys.schemas import OwnKeyCreate, OwnKeyUpdate
 from keyplane.models.base import utcnow
 
@@ -76,3 +77,12 @@ class PortalKeyRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: StrictStr = Field(max_length=64)
+
+
+class PortalKeyRotate(BaseModel):
+    """The rotate body: the key, and how long its old secret keeps working (default 1 hour)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr = Field(max_length=64)
+    grace_seconds: StrictInt = Field(default=DEFAULT_GRACE_SECONDS, ge=0, le=MAX_GRACE_SECONDS)

@@ -44,6 +44,9 @@ class PortalKey(BaseModel):
     created_at: int
     scopes: list[str]
     reach: str
+    previous_key_expires_at: int = Field(
+        description="Unix seconds until the secret before the last rotation stops working; 0: none"
+    )
 
 
 class CreatedPortalKey(PortalKey):
@@ -163,6 +166,7 @@ def key_fields(key: ApiKey, now: datetime) -> dict[str, object]:
         "created_at": unix(key.created_at),
         "scopes": list(key.scopes) if key.scopes else list(ALL_SCOPES),
         "reach": key.reach,
+        "previous_key_expires_at": unix(key.previous_key_expires_at) if key.previous_hash else 0,
     }
 
 

@@ -17,12 +17,13 @@ from sqlalchemy import ColumnElement, Date, Select, and_, case, cast, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest
+from keyplane.kernel.tags import clean_tags
 from keyplane.keys.repository import ApiKeyRepository
-from keyplane.models import UsageRecord, UsageRollup
+from keyplane.models import UsageRecord, UsageRecordTag, UsageRollup
 from keyplane.usage.repository import UsageRecordRepository, UsageRollupRepository
 
-GroupBy = Literal["day", "model", "key"]
-GROUP_BYS: tuple[str, ...] = ("day", "model", "key")
+GroupBy = Literal["day", "model", "key", "tag"]
+GROUP_BYS: tuple[str, ...] = ("day", "model", "key", "tag")
 MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 100_000  # deeper pages: narrow the time range (or export) instead of scanning past rows
 EXPORT_BATCH = 2000
@@ -49,8 +50,15 @@ class UsageFilter:
     user_id: str | None = None
     workspace_id: str | None = None
     model: str | None = None
+    tag: str | None = None  # records carrying this tag (raw records only: rollups hold no tags)
+
+    @property
+    def needs_raw(self) -> bool:
+        return self.tag is not None
 
     def validate(self) -> None:
+        if self.tag is not None:
+            self.tag = clean_tags([self.tag], source="tag")[0]
         for name in ("start", "end"):
             value = getattr(self, name)
             if value is None:
@@ -114,6 +122,13 @@ def _rollup_where(first: date | None, last: date | None) -> list[ColumnElement[b
     return where
 
 
+def _split_for(f: UsageFilter, *, raw: bool = False) -> _Split:
+    """Rollups for whole days, raw records at the edges; all raw when tags are involved."""
+    if raw or f.needs_raw:
+        return _Split(None, ((f.start, f.end),))
+    return split_range(f.start, f.end)
+
+
 def _records(session: AsyncSession, f: UsageFilter, *columns: Any) -> Select[Any]:
     """The filter's raw records (the org first), as whole rows or as the given columns."""
     repository = UsageRecordRepository(session, f.org_id)
@@ -141,7 +156,7 @@ def record_day(session: AsyncSession) -> ColumnElement[Any]:
 async def count_usage_records(*, session: AsyncSession, filter: UsageFilter) -> int:
     """Exact count: request totals of the rollups for whole days plus raw counts of the edge hours."""
     filter.validate()
-    split = split_range(filter.start, filter.end)
+    split = _split_for(filter)
     total = 0
     if split.whole_days is not None:
         query = _rollups(session, filter, func.coalesce(func.sum(UsageRollup.requests), 0)).where(
@@ -225,15 +240,16 @@ async def grouped_usage(
 ) -> list[dict[str, Any]]:
     """Requests, tokens and cost (nano-USD, BYOK share apart) per day (ascending), model or key.
 
-    Rows: {"day"|"model"|"key_id" (+ "key_hash", "key_name"), "requests", "prompt_tokens",
+    Rows: {"day"|"model"|"tag"|"key_id" (+ "key_hash", "key_name"), "requests", "prompt_tokens",
     "completion_tokens", "cached_tokens", "cache_write_tokens", "total_tokens", "cost_nanousd",
     "byok_cost_nanousd"}.
-    Model and key groups come most expensive first.
+    Model, key and tag groups come most expensive first; a record with two tags counts in both
+    tag groups, and tags (filter or grouping) read raw records, never the tagless rollups.
     """
     if group_by not in GROUP_BYS:
         raise BadRequest(f"group_by must be one of {', '.join(GROUP_BYS)}")
     filter.validate()
-    split = split_range(filter.start, filter.end)
+    split = _split_for(filter, raw=group_by == "tag")
     merged: dict[Any, list[int]] = {}
 
     def add(rows: Any) -> None:
@@ -255,13 +271,7 @@ async def grouped_usage(
         )
         add((await session.execute(query)).all())
     for start, end in split.edges:
-        raw = {"day": record_day(session), "model": UsageRecord.model, "key": UsageRecord.key_id}[group_by]
-        query = (
-            _records(session, filter, raw, *_sums(UsageRecord))
-            .where(*_record_where(start, end))
-            .group_by(raw)
-        )
-        add((await session.execute(query)).all())
+        add((await session.execute(_raw_groups(session, filter, group_by, start, end))).all())
 
     rows = []
     for group, values in merged.items():
@@ -271,16 +281,33 @@ async def grouped_usage(
             row = {"day": group.isoformat(), **row}
         elif group_by == "model":
             row = {"model": group, **row}
+        elif group_by == "tag":
+            row = {"tag": group, **row}
         else:
             row = {"key_id": group, "key_hash": None, "key_name": None, **row}
         rows.append(row)
     if group_by == "day":
         rows.sort(key=lambda r: r["day"])
         return rows
-    rows.sort(key=lambda r: (-r["cost_nanousd"], -r["requests"], str(r.get("model") or r.get("key_id"))))
+    name = {"model": "model", "key": "key_id", "tag": "tag"}[group_by]
+    rows.sort(key=lambda r: (-r["cost_nanousd"], -r["requests"], str(r[name])))
     if group_by == "key" and rows:
         await _attach_key_names(session, filter.org_id, rows)
     return rows
+
+
+def _raw_groups(
+    session: AsyncSession, f: UsageFilter, group_by: GroupBy, start: datetime | None, end: datetime | None
+) -> Select[Any]:
+    """Sums of raw records in [start, end) per group; per tag, a record counts once in each of its tags."""
+    repository = UsageRecordRepository(session, f.org_id)
+    if group_by == "tag":
+        column: Any = UsageRecordTag.tag
+        statement = repository.by_tag(repository.select_columns(column, *_sums(UsageRecord)))
+    else:
+        column = {"day": record_day(session), "model": UsageRecord.model, "key": UsageRecord.key_id}[group_by]
+        statement = repository.select_columns(column, *_sums(UsageRecord))
+    return repository.matching(statement, f).where(*_record_where(start, end)).group_by(column)
 
 
 async def _attach_key_names(session: AsyncSession, org_id: str, rows: list[dict[str, Any]]) -> None:

@@ -31,6 +31,7 @@ async def usage_filter_for(
     user_id: str | None = None,
     workspace_id: str | None = None,
     model: str | None = None,
+    tag: str | None = None,
 ) -> UsageFilter:
     """Turn request filters into a UsageFilter the caller is allowed to read (usage:read scope).
 
@@ -54,6 +55,7 @@ async def usage_filter_for(
         user_id=user_id,
         workspace_id=workspace_id,
         model=model,
+        tag=tag,
     )
     usage_filter.validate()
     return usage_filter

@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.models import LedgerEntry, UsageRecord, UsageRollup
+from keyplane.models import LedgerEntry, UsageRecord, UsageRecordTag, UsageRollup
 from keyplane.models.base import utcnow
 
 
@@ -40,9 +40,12 @@ class UsageEvent:
     streamed: bool = False
     error: str | None = None
     created_at: datetime = field(default_factory=utcnow)
+    tags: tuple[str, ...] | None = None
 
     def as_row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        row = {name: getattr(self, name) for name in self.__slots__}
+        row["tags"] = list(self.tags) if self.tags else None
+        return row
 
 
 logger = logging.getLogger("keyplane.usage.writer")
@@ -124,6 +127,26 @@ async def _upsert_rollups(session: AsyncSession, rows: list[dict[str, Any]]) -> 
         await session.execute(stmt)
 
 
+async def _insert_records(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
+    """Untagged records in one executemany; tagged ones return their ids for usage_record_tags."""
+    untagged = [event.as_row() for event in events if not event.tags]
+    tagged = [event for event in events if event.tags]
+    if untagged:
+        await session.execute(insert(UsageRecord), untagged)
+    if not tagged:
+        return
+    statement = insert(UsageRecord).returning(UsageRecord.id, sort_by_parameter_order=True)
+    ids = (await session.execute(statement, [event.as_row() for event in tagged])).scalars().all()
+    await session.execute(
+        insert(UsageRecordTag),
+        [
+            {"record_id": record_id, "tag": tag, "org_id": event.org_id, "created_at": event.created_at}
+            for record_id, event in zip(ids, tagged, strict=True)
+            for tag in event.tags or ()
+        ],
+    )
+
+
 async def write_usage_batch(
     session: AsyncSession, events: Sequence[UsageEvent], *, note: str = "gateway usage"
 ) -> None:
@@ -133,7 +156,7 @@ async def write_usage_batch(
     for event in events:
         if guard_event(event):
             logger.warning("usage record %s did not fit its columns; stored clamped", event.request_id)
-    await session.execute(insert(UsageRecord), [event.as_row() for event in events])
+    await _insert_records(session, events)
     await _upsert_rollups(session, _rollup_rows(events))
     debits: dict[str, int] = defaultdict(int)
     for event in events:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from keyplane.billing.price_changes import PRICE_SINK
 from keyplane.context import AppContext
+from keyplane.gateway.concurrency import SharedInFlight
 from keyplane.gateway.invalidation import SINK, KeyInvalidation, drop_changed_keys
 from keyplane.gateway.service import Gateway
 from keyplane.gateway.shared_limits import SharedRateLimiter
@@ -68,6 +69,8 @@ async def _start_redis(context: AppContext, gateway: Gateway, stack: AsyncExitSt
     client = redis_client(context.settings.redis_url or "")
     invalidation = KeyInvalidation(client, gateway.keys, pushed_ttl=context.settings.key_cache_ttl_seconds)
     gateway.shared_limiter = SharedRateLimiter(client, gateway.rate_limiter)
+    gateway.shared_in_flight = SharedInFlight(client, gateway.in_flight)
+    gateway.shared_in_flight.start()
     context.sessions.configure(info={SINK: invalidation.changed, PRICE_SINK: gateway.prices.invalidate})
     invalidation.start()
 
@@ -77,6 +80,9 @@ async def _start_redis(context: AppContext, gateway: Gateway, stack: AsyncExitSt
         if gateway.shared_limiter is not None:
             await gateway.shared_limiter.close()
             gateway.shared_limiter = None
+        if gateway.shared_in_flight is not None:
+            await gateway.shared_in_flight.close()
+            gateway.shared_in_flight = None
         await client.aclose()
 
     stack.push_async_callback(stop)

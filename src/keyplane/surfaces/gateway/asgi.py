@@ -10,6 +10,7 @@ import itertools
 import logging
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ from keyplane.gateway.loop import LOOP_HEADER
 from keyplane.gateway.messages import check_messages_body, count_tokens
 from keyplane.gateway.service import Admission, Forwarded, Gateway, check_chat_body, check_embeddings_body
 from keyplane.gateway.upstream import TRANSPORT_ERRORS, UpstreamFailure
+from keyplane.kernel.tags import TAGS_HEADER
 from keyplane.surfaces.error_shapes import error_body
 from keyplane.surfaces.gateway.anthropic_shapes import anthropic_models, client_headers
 
@@ -51,6 +53,7 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 LOOP_HEADER_NAME = LOOP_HEADER.lower().encode("latin-1")
+TAGS_HEADER_NAME = TAGS_HEADER.lower().encode("latin-1")
 
 
 def gateway_service(context: AppContext) -> Gateway:
@@ -125,6 +128,7 @@ class GatewayHandler:
             gateway = gateway_service(self.context)
             gateway.refuse_loop(_headers(scope, LOOP_HEADER_NAME))
             key = await gateway.authenticate(_authorization(scope))
+            gateway.check_client(key, _peer(scope), _header_values(scope, b"x-forwarded-for"))
             if operation == MODELS:
                 data = await gateway.list_models(key)
                 anthropic = _header(scope, b"anthropic-version") is not None
@@ -139,7 +143,9 @@ class GatewayHandler:
                 raise BadRequest("Malformed JSON body", code="invalid_json") from None
             if operation in (CHAT, EMBEDDINGS):
                 body = check_chat_body(parsed) if operation == CHAT else check_embeddings_body(parsed)
-                admission = await gateway.admit(key, operation, body, raw, request_id=_request_id(scope))
+                admission = await gateway.admit(
+                    key, operation, body, raw, request_id=_request_id(scope), tags_header=_tags(scope)
+                )
             else:  # Anthropic's Messages paths: its headers go upstream, its count reserves nothing
                 body = check_messages_body(parsed, counting=operation == COUNT_TOKENS)
                 headers = client_headers(scope["headers"])
@@ -147,7 +153,13 @@ class GatewayHandler:
                     await _send_json(send, 200, await count_tokens(gateway, key, body, raw, headers))
                     return
                 admission = await gateway.admit(
-                    key, operation, body, raw, request_id=_request_id(scope), client_headers=headers
+                    key,
+                    operation,
+                    body,
+                    raw,
+                    request_id=_request_id(scope),
+                    client_headers=headers,
+                    tags_header=_tags(scope),
                 )
         except KeyplaneError as exc:
             status = 405 if exc.code == "method_not_allowed" else exc.status_code
@@ -279,6 +291,22 @@ def _authorization(scope: Scope) -> str | None:
 
 def _headers(scope: Scope, name: bytes) -> list[str]:
     return [value.decode("latin-1") for key, value in scope["headers"] if key == name]
+
+
+def _header_values(scope: Scope, name: bytes) -> Iterator[str]:
+    """Lazily: only a key with allowed_ips reads X-Forwarded-For."""
+    return (value.decode("latin-1") for key, value in scope["headers"] if key == name)
+
+
+def _peer(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def _tags(scope: Scope) -> str | None:
+    """X-Keyplane-Tags, repeated headers joined (the gateway validates them)."""
+    found = _headers(scope, TAGS_HEADER_NAME)
+    return ",".join(found) if found else None
 
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
