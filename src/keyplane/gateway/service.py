@@ -411,6 +411,10 @@ class Gateway:
                 if not admission.stream or status >= 400:
                     forwarded.body = await self._read(response)
                     forwarded.payload = _json_or_none(forwarded.body)
+                    # An answer may keep its counts in headers (Bedrock's InvokeModel): folded in.
+                    with_headers = getattr(adapter, "with_headers", None)
+                    if with_headers is not None and status < 300:
+                        forwarded.payload = with_headers(forwarded.payload, response.headers)
                     if status < 300 and not isinstance(forwarded.payload, dict):
                         raise UpstreamFailure("The provider returned a response that is not JSON")
                 else:
@@ -473,11 +477,7 @@ class Gateway:
 
     async def settle_answer(self, admission: Admission, forwarded: Forwarded) -> None:
         """A buffered answer: charge the usage it reports."""
-        usage = forwarded.adapter.usage(forwarded.payload)
-        if usage is None:  # an answer whose body has no counts may carry them in headers (Bedrock's)
-            from_headers = getattr(forwarded.adapter, "usage_from_headers", None)
-            usage = from_headers(forwarded.response.headers) if from_headers is not None else None
-        usage = usage or NO_USAGE
+        usage = forwarded.adapter.usage(forwarded.payload) or NO_USAGE
         table = (self.prices.fresh_table() or await self.prices.table()) if usage.needs_price() else None
         cost = cost_nanos(usage, table, (admission.model, forwarded.upstream_model))
         status = forwarded.response.status

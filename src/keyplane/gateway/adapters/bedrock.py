@@ -84,7 +84,7 @@ def embeddings_answer(payload: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 
 def embed_usage(payload: Mapping[str, Any]) -> Usage | None:
-    """Titan's `inputTextTokenCount`; None for Cohere's answers (their count is in a header)."""
+    """Titan's `inputTextTokenCount` (Cohere's count, from its header, under the same name)."""
     count = payload.get("inputTextTokenCount")
     if not isinstance(count, int) or isinstance(count, bool):
         return None
@@ -132,13 +132,13 @@ class BedrockAdapter:
             return embed_usage(payload)
         return usage_of(payload.get("usage"))
 
-    def usage_from_headers(self, headers: Mapping[str, str]) -> Usage | None:
-        """Bedrock's token count header, for InvokeModel answers whose body has none (Cohere)."""
+    def with_headers(self, payload: Any, headers: Mapping[str, str]) -> Any:
+        """An embeddings answer without counts (Cohere's) gets Bedrock's token count header, named
+        as Titan names it in its body."""
         value = headers.get(INPUT_TOKENS_HEADER, "")
-        if not value.isdigit():
-            return None
-        (prompt,), clamped = bounded_tokens(int(value))
-        return Usage(prompt, 0, clamped=clamped)
+        if isinstance(payload, dict) and _is_embedding(payload) and value.isdigit():
+            payload.setdefault("inputTextTokenCount", int(value))
+        return payload
 
     def stream_relay(self, *, strip_usage: bool, model: str) -> AnthropicFromConverse:
         return AnthropicFromConverse(model=model)
