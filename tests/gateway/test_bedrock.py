@@ -465,3 +465,15 @@ async def test_refresh_models_reads_list_foundation_models_for_v1_models(
     key, _ = await setup.make_key()
     listed = await http.get(served.base_url + "/v1/models", headers=bearer(key))
     assert [m["id"] for m in listed.json()["data"]] == sorted(fake.MODELS)
+
+
+async def test_a_secret_with_a_line_break_never_reaches_the_wire(
+    setup: GatewaySetup, served: ServedApp, bedrock_upstream: RunningUpstream
+) -> None:
+    injected = {**KEYS, "session_token": f"{fake.SESSION_TOKEN}\r\nX-Injected: 1"}
+    key = await _ready(setup, bedrock_upstream, MODEL, config=injected)
+    async with _client(served, key) as client:
+        with pytest.raises(openai.APIStatusError) as caught:
+            await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 502 and "UnsafeHeader" in caught.value.message
+    assert bedrock_upstream.requests == []
