@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.cohere import FakeCohere
 from tests.fakes.openai_tools import ToolsUpstream
 from tests.fakes.upstream import RunningUpstream
@@ -42,7 +43,7 @@ def tools_upstream() -> Iterator[RunningUpstream]:
 
 @pytest.fixture(autouse=True)
 def _clear_fakes(request: pytest.FixtureRequest) -> None:
-    for name in ("anthropic_upstream", "tools_upstream", "cohere_upstream"):
+    for name in ("anthropic_upstream", "tools_upstream", "cohere_upstream", "bedrock_upstream"):
         if name in request.fixturenames:
             request.getfixturevalue(name).requests.clear()
 
@@ -51,5 +52,13 @@ def _clear_fakes(request: pytest.FixtureRequest) -> None:
 def cohere_upstream() -> Iterator[RunningUpstream]:
     """The loopback fake of Cohere's v2 API (tests/fakes/cohere.py)."""
     running = RunningUpstream(FakeCohere()).start()  # type: ignore[arg-type]
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def bedrock_upstream() -> Iterator[RunningUpstream]:
+    """The loopback fake of Bedrock's runtime and ListFoundationModels (tests/fakes/bedrock.py)."""
+    running = RunningUpstream(FakeBedrock()).start()  # type: ignore[arg-type]
     yield running
     running.stop()

@@ -27,3 +27,17 @@ def test_the_gateway_benchmark_runs_and_reports_its_numbers() -> None:
     assert result["mode"] == "sqlite" and result["non_200"] == 0
     for name in ("overhead_p50_ms", "overhead_p99_ms", "rps_c32", "peak_rss_mb"):
         assert isinstance(result[name], float)
+
+
+def test_the_bedrock_signing_benchmark_prints_microseconds_per_signature() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/bedrock_signing.py", "--rounds", "20"],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("sigv4 sign: ") and " us per request" in done.stdout

@@ -230,6 +230,7 @@ async def test_bedrock_batch_s3_config_round_trips(client: httpx.AsyncClient, or
         org,
         provider="bedrock",
         name="br",
+        value="ABSK-bedrock-api-key",  # a Bedrock credential needs a way to authenticate
         bedrock_key_config={"region": "us-east-1", "batch_s3_config": {"buckets": buckets}},
         use_for_batch_api=True,
     )

@@ -130,10 +130,6 @@ async def test_unset_env_reference_fails_cleanly(
 
 
 async def test_unsupported_provider_says_so(client: httpx.AsyncClient, org: BootstrapResult) -> None:
-    body = {
-        "name": "br",
-        "bedrock_key_config": {"region": "eu-central-1", "access_key": "a", "secret_key": "b"},
-    }
-    key = await _create_and_refresh(client, org, "bedrock", body)
+    key = await _create_and_refresh(client, org, "replicate", {"name": "rep", "value": "r8_key"})
     assert key["status"] == "list_models_failed"
-    assert "not supported for provider 'bedrock'" in key["description"]
+    assert "not supported for provider 'replicate'" in key["description"]

@@ -41,6 +41,10 @@ class DeadlineExceeded(TimeoutError):
     """The answer (a stream: its first body bytes) did not arrive within the request's deadline."""
 
 
+class UnsafeHeader(ConnectionError):
+    """A header value with a line break (a credential's secret, say) would add headers or requests."""
+
+
 class UncleanFraming(ConnectionError):
     """The provider sent bytes no request asked for; the connection is dropped, never reused."""
 
@@ -343,6 +347,8 @@ class HTTPClient:
         payload = body or b""
         head = [method.encode(), b" ", target]
         for name, value in headers.items():
+            if "\n" in value or "\r" in value:
+                raise UnsafeHeader(f"the {name} header holds a line break")
             head.append(f"{name}: {value}\r\n".encode("latin-1"))
         head.append(b"Content-Length: %d\r\n\r\n" % len(payload))
         data = b"".join(head) + payload

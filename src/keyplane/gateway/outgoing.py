@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from keyplane.gateway.adapters import translate
-from keyplane.gateway.adapters.base import Adapter, UpstreamCall, UpstreamRequest
+from keyplane.gateway.adapters.base import Adapter, UpstreamCall, UpstreamRequest, fed_dialect
 from keyplane.providers.eligibility import RoutableCredential
 
 if TYPE_CHECKING:
@@ -30,17 +30,18 @@ def upstream_request(
 ) -> UpstreamRequest:
     """The adapter's request; a translation is made once per dialect and model (a BadRequest when
     the adapter's dialect cannot express the request)."""
-    if adapter.dialect == admission.dialect:
+    fed = fed_dialect(adapter, admission.operation)
+    if fed == admission.dialect:
         body = upstream_body(admission, upstream_model)
         parsed: Mapping[str, Any] = admission.body
     else:
         made = admission.translated = admission.translated or {}
-        slot = (adapter.dialect, upstream_model)
+        slot = (fed, upstream_model)
         if slot not in made:
             translated = translate.request_body(
                 admission.body,
                 admission.dialect,
-                adapter.dialect,
+                fed,
                 model=upstream_model,
                 max_tokens=admission.max_tokens,
                 stream=admission.stream,
@@ -62,11 +63,12 @@ def upstream_request(
 def answer_body(admission: Admission, forwarded: Forwarded) -> bytes:
     """A buffered answer for the caller: as the provider sent it, or translated to its dialect."""
     adapter = forwarded.adapter
-    if adapter.passthrough and adapter.dialect == admission.dialect:
+    fed = fed_dialect(adapter, admission.operation)
+    if adapter.passthrough and fed == admission.dialect:
         return forwarded.body
     answer = translate.answer(
         adapter.answer(forwarded.payload, model=admission.model),
-        adapter.dialect,
+        fed,
         admission.dialect,
         model=admission.model,
     )

@@ -461,6 +461,10 @@ class Gateway:
                 if not admission.stream or status >= 400:
                     forwarded.body = await self._read(response)
                     forwarded.payload = _json_or_none(forwarded.body)
+                    # An answer may keep its counts in headers (Bedrock's InvokeModel): folded in.
+                    with_headers = getattr(adapter, "with_headers", None)
+                    if with_headers is not None and status < 300:
+                        forwarded.payload = with_headers(forwarded.payload, response.headers)
                     if status < 300 and not isinstance(forwarded.payload, dict):
                         raise UpstreamFailure("The provider returned a response that is not JSON")
                 else:

@@ -74,6 +74,11 @@ class UpstreamResponse:
     content_type: str
     response: HTTPResponse
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The answer's headers, names lower-cased."""
+        return self.response.headers
+
     async def read(self) -> bytes:
         return await self.response.read()
 

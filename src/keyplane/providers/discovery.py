@@ -19,6 +19,7 @@ from keyplane.kernel.principal import Principal
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import utcnow
 from keyplane.net.egress import EgressPolicy, EgressRefused, HostUnresolvable, checked_addresses, split_url
+from keyplane.providers.aws_signing import has_access_keys, sign
 from keyplane.providers.eligibility import RoutableCredential, to_routable
 from keyplane.providers.policy import ProviderPolicy, rules_for_owner
 from keyplane.providers.secrets import SecretBox
@@ -51,11 +52,28 @@ def _request(credential: RoutableCredential) -> tuple[str, dict[str, str], str, 
         return f"{base}/v1/models?limit=1000", headers, "data", "id"
     if credential.api_style == "ollama":
         return f"{base}/api/tags", {"Authorization": f"Bearer {key}"} if key else {}, "models", "name"
+    if credential.api_style == "bedrock":
+        return _bedrock_request(credential)
     if credential.api_style == "cohere":
         return f"{base}/v1/models?page_size=1000", {"Authorization": f"Bearer {key}"}, "models", "name"
     raise DiscoveryFailed(
         f"Model discovery is not supported for provider '{credential.provider}'; list its models explicitly"
     )
+
+
+def _bedrock_request(credential: RoutableCredential) -> tuple[str, dict[str, str], str, str]:
+    """ListFoundationModels on the control plane (`bedrock.{region}`, beside `bedrock-runtime.`);
+    an operator-set base URL serves both planes."""
+    base = credential.base_url.rstrip("/").replace("://bedrock-runtime.", "://bedrock.", 1)
+    url = f"{base}/foundation-models"
+    headers = {"Accept": "application/json"}
+    if has_access_keys(credential.extra) and credential.extra.get("region"):
+        sign(credential.extra, "GET", url, headers, b"")
+    elif credential.api_key:
+        headers["Authorization"] = f"Bearer {credential.api_key}"
+    else:
+        raise DiscoveryFailed("Model discovery for Bedrock needs an access key pair or an API key")
+    return url, headers, "modelSummaries", "modelId"
 
 
 def _parse(payload: Any, list_field: str, id_field: str) -> list[str]:

@@ -207,6 +207,23 @@ def _require_config(info: ProviderInfo, config: dict[str, Any], base_url_overrid
         )
 
 
+def _require_bedrock_auth(config: dict[str, Any], *, has_value: bool) -> None:
+    """Bedrock signs with an access key pair or sends a Bedrock API key (`value`): one, complete."""
+    block = config.get("bedrock_key_config", {})
+    access, secret = "access_key" in block, "secret_key" in block
+    if access and not secret:
+        raise BadRequest("bedrock_key_config.secret_key is required with bedrock_key_config.access_key")
+    if secret and not access:
+        raise BadRequest("bedrock_key_config.access_key is required with bedrock_key_config.secret_key")
+    if "session_token" in block and not access:
+        raise BadRequest("bedrock_key_config.session_token needs access_key and secret_key")
+    if not access and not has_value:
+        raise BadRequest(
+            "provider 'bedrock' needs bedrock_key_config.access_key and secret_key, "
+            "or a Bedrock API key in value"
+        )
+
+
 def _has_entra_auth(config: dict[str, Any]) -> bool:
     block = config.get("azure_key_config", {})
     return all(name in block for name in ("client_id", "client_secret", "tenant_id"))
@@ -283,6 +300,8 @@ async def _apply(
     value = store_field(body.value, field="value", sensitive=True, box=box, previous=row.value, rules=rules)
     if value is None and info.requires_value and not (info.name == "azure" and _has_entra_auth(config)):
         raise BadRequest(f"value is required for provider '{info.name}'")
+    if info.name == "bedrock":
+        _require_bedrock_auth(config, has_value=value is not None)
     await _check_name_free(session, name=name, org_id=row.org_id, exclude_uid=row.uid)
     row.name = name
     row.value = value

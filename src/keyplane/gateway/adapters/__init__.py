@@ -1,7 +1,7 @@
 """Upstream wire protocols, one module each, behind gateway/adapters/base.py's small interface.
 
 `ADAPTERS` maps a provider's API style (providers/catalog.py) to its adapter; a style without one
-is answered 501 by routing. Bedrock, Vertex and Cohere slot in here as further modules.
+is answered 501 by routing.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from keyplane.gateway.adapters.anthropic import AnthropicAdapter
 from keyplane.gateway.adapters.base import CHAT, COUNT_TOKENS, EMBEDDINGS, Adapter
+from keyplane.gateway.adapters.bedrock import BedrockAdapter
 from keyplane.gateway.adapters.cohere import CohereAdapter
 from keyplane.gateway.adapters.openai import OpenAIAdapter
 
@@ -20,6 +21,7 @@ ADAPTERS: Mapping[str, Adapter] = {
     "ollama": _OPENAI,
     "anthropic": AnthropicAdapter(),
     "cohere": CohereAdapter(),
+    "bedrock": BedrockAdapter(),
 }
 # The API styles that can serve each kind of request, for routing.
 STYLES_FOR: Mapping[str, frozenset[str]] = {

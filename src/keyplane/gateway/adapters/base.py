@@ -109,6 +109,12 @@ class Adapter(Protocol):
         ...
 
 
+def fed_dialect(adapter: Adapter, operation: str) -> Dialect:
+    """The dialect a request reaches `adapter` in: chat in the adapter's own, embeddings (one shape,
+    OpenAI's) as the caller sent them, for the adapter to re-shape itself."""
+    return adapter.dialect if OPERATION_KINDS[operation] == CHAT else OPERATION_DIALECTS[operation]
+
+
 def count(value: Any) -> int:
     """A token count from untrusted JSON: a non-negative int, else 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
