@@ -14,7 +14,9 @@ than wall-clock numbers on a busy machine), requests per second and p50/p99 at c
 the share of the bare upstream's requests/s, streams (time to the first chunk, direct and through
 keyplane, at concurrency 1; streams per second at concurrency 16, each metered with the usage
 chunk), keyplane's RSS after the load (VmRSS) and its peak (VmHWM), and with `--workers 2` the
-requests/s of two worker processes against one. Targets (issue 17): overhead p50 <= 0.20 ms, >= 40 %
+requests/s of two worker processes against one; then per translating adapter (Anthropic, Bedrock,
+Cohere: bench/adapter_runs.py, each provider's fake in its own process) the overhead at
+concurrency 1 beside the OpenAI-style path's, measured right before them. Targets (issue 17): overhead p50 <= 0.20 ms, >= 40 %
 of the bare upstream at concurrency 32, p99 <= 3x p50 there, first-chunk overhead <= 0.35 ms,
 RSS <= 120 MB, two workers >= 1.6x one.
 """
@@ -25,23 +27,33 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import adapter_runs
 import httpx
+from loadgen import (
+    chat_request,
+    cpu_seconds,
+    first_chunks,
+    free_port,
+    latencies,
+    ms,
+    process,
+    rss_mb,
+    throughput,
+    tree_rss_mb,
+    wait_http,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the provider fakes live in tests/fakes
 POSTGRES_ADMIN_URL = os.environ.get(
     "KEYPLANE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -57,178 +69,6 @@ STREAM_BODY = json.dumps(
         "stream_options": {"include_usage": True},
     }
 ).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
-
-
-@contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used (/proc/PID/stat fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int, field: str = "VmHWM") -> float:
-    """VmHWM (the kernel's record of the peak resident set) or VmRSS (the resident set now)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def tree_rss_mb(pid: int) -> float:
-    """VmRSS of a process and its children (uvicorn's workers under a supervisor)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return rss_mb(pid, "VmRSS") + sum(tree_rss_mb(int(child)) for child in children)
-
-
-# ---- load generator -------------------------------------------------------------------------
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection sending a pre-encoded request."""
-
-    def __init__(self, port: int, request: bytes) -> None:
-        self.port = port
-        self.request = request
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.first_chunk_at = 0.0  # perf_counter() when a chunked body's first chunk was read
-
-    async def send(self) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
-        self.writer.write(self.request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        lower = head.lower()
-        index = lower.find(b"content-length:")
-        if index >= 0:
-            length = int(lower[index + 15 : lower.index(b"\r\n", index)])
-            await self.reader.readexactly(length)
-        else:  # chunked
-            first = True
-            while True:
-                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
-                await self.reader.readexactly(size + 2)
-                if first:
-                    self.first_chunk_at, first = time.perf_counter(), False
-                if size == 0:
-                    break
-        return status
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def chat_request(port: int, path: str, key: str | None, body: bytes = CHAT_BODY) -> bytes:
-    headers = [
-        f"POST {path} HTTP/1.1",
-        f"Host: 127.0.0.1:{port}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-    ]
-    if key:
-        headers.append(f"Authorization: Bearer {key}")
-    return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
-
-
-async def latencies(port: int, request: bytes, count: int, warmup: int) -> list[float]:
-    connection = Connection(port, request)
-    for _ in range(warmup):
-        await connection.send()
-    found = []
-    for _ in range(count):
-        started = time.perf_counter()
-        status = await connection.send()
-        found.append(time.perf_counter() - started)
-        if status != 200:
-            raise RuntimeError(f"HTTP {status} during the latency run")
-    return found
-
-
-async def first_chunks(port: int, request: bytes, count: int, warmup: int) -> list[float]:
-    """Seconds from sending a streamed request to reading its first body chunk, at concurrency 1."""
-    connection = Connection(port, request)
-    for _ in range(warmup):
-        await connection.send()
-    found = []
-    for _ in range(count):
-        started = time.perf_counter()
-        if await connection.send() != 200:
-            raise RuntimeError("a stream failed during the first-chunk run")
-        found.append(connection.first_chunk_at - started)
-    connection.close()
-    return found
-
-
-@dataclass
-class Throughput:
-    """One concurrency run: requests per second, how many were not 200, and their latencies."""
-
-    rps: float
-    failed: int
-    latencies: list[float]
-
-
-async def throughput(port: int, request: bytes, concurrency: int, seconds: float) -> Throughput:
-    """Requests per second over `seconds` with `concurrency` connections, with each latency."""
-    deadline = 0.0
-    failed = 0
-    found: list[float] = []
-
-    async def worker() -> None:
-        nonlocal failed
-        connection = Connection(port, request)
-        await connection.send()  # connect + warm
-        while (started := time.perf_counter()) < deadline:
-            if await connection.send() != 200:
-                failed += 1
-            found.append(time.perf_counter() - started)
-        connection.close()
-
-    deadline = time.perf_counter() + seconds
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Throughput(len(found) / (time.perf_counter() - started), failed, found)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # ---- setup -----------------------------------------------------------------------------------
@@ -289,14 +129,10 @@ def configure(base_url: str, management_key: str, upstream_port: int) -> str:
         return key
 
 
-def ms(values: list[float], q: float) -> float:
-    return percentile(values, q) * 1000
-
-
 def measure(args: argparse.Namespace, pid: int, port: int, upstream_port: int, key: str) -> dict[str, Any]:
     """Every number of one keyplane process, each keyplane run next to a bare-upstream run."""
-    through = chat_request(port, "/v1/chat/completions", key)
-    direct = chat_request(upstream_port, "/v1/chat/completions", None)
+    through = chat_request(port, "/v1/chat/completions", key, CHAT_BODY)
+    direct = chat_request(upstream_port, "/v1/chat/completions", None, CHAT_BODY)
     streamed = chat_request(port, "/v1/chat/completions", key, STREAM_BODY)
     direct_streamed = chat_request(upstream_port, "/v1/chat/completions", None, STREAM_BODY)
 
@@ -342,7 +178,9 @@ def measure(args: argparse.Namespace, pid: int, port: int, upstream_port: int, k
     }
 
 
-def run_mode(mode: str, args: argparse.Namespace, upstream_port: int, work: Path) -> dict[str, Any]:
+def run_mode(
+    mode: str, args: argparse.Namespace, upstream_port: int, fakes: dict[str, int], work: Path
+) -> dict[str, Any]:
     database_url = None
     if mode == "postgresql":
         database_url = create_postgres_database()
@@ -369,12 +207,16 @@ def run_mode(mode: str, args: argparse.Namespace, upstream_port: int, work: Path
             wait_http(base_url + "/healthz")
             key = configure(base_url, management_key, upstream_port)
             result = {"mode": mode, **measure(args, keyplane.pid, port, upstream_port, key)}
+            if fakes:
+                adapter_runs.configure(base_url, management_key, fakes)
+                fakes_and_openai = {**fakes, adapter_runs.OPENAI.name: upstream_port}
+                result["adapters"] = adapter_runs.measure(args, keyplane.pid, port, key, fakes_and_openai)
         if args.workers > 1:
             port = free_port()
             serve = [*serve[:-1], str(port), "--workers", str(args.workers), "--no-migrate"]
             with process(serve, env, work / f"keyplane-{mode}-workers.log") as supervisor:
                 wait_http(f"http://127.0.0.1:{port}/healthz")
-                through = chat_request(port, "/v1/chat/completions", key)
+                through = chat_request(port, "/v1/chat/completions", key, CHAT_BODY)
                 run = asyncio.run(throughput(port, through, args.concurrency, args.duration))
                 result["workers"] = args.workers
                 result["workers_rps_c32"] = run.rps
@@ -397,6 +239,9 @@ def main() -> None:
     parser.add_argument("--stream-concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="also measure this many workers (1: skip)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of the throughput run")
+    parser.add_argument(
+        "--no-adapters", action="store_true", help="skip the Anthropic, Bedrock and Cohere adapter runs"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny counts: checks that the bench runs")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
@@ -415,10 +260,13 @@ def main() -> None:
             str(upstream_port),
             "--no-record",
         ]
-        with process(upstream_cmd, dict(os.environ), work / "upstream.log"):
+        with (
+            process(upstream_cmd, dict(os.environ), work / "upstream.log"),
+            adapter_runs.running_fakes(work, ROOT, enabled=not args.no_adapters) as fakes,
+        ):
             wait_http(f"http://127.0.0.1:{upstream_port}/v1/models")
             for mode in modes:
-                results.append(run_mode(mode, args, upstream_port, work))
+                results.append(run_mode(mode, args, upstream_port, fakes, work))
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -427,6 +275,7 @@ def main() -> None:
             print(f"[{result['mode']}] skipped: {result['skipped']}")
             continue
         report(result, args)
+        report_adapters(result)
 
 
 def report(r: dict[str, Any], args: argparse.Namespace) -> None:
@@ -465,6 +314,16 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
             f"  {r['workers']} workers      {r['workers_rps_c32']:.0f} req/s"
             f" at concurrency {args.concurrency}:"
             f" {r['workers_scaling']:.2f}x one worker (target >= 1.6x), RSS {r['workers_rss_mb']:.1f} MB"
+        )
+
+
+def report_adapters(r: dict[str, Any]) -> None:
+    for run in r.get("adapters", []):
+        print(
+            f"  {run['adapter']:<14} p50 direct {run['direct_p50_ms']:.3f} ms, keyplane"
+            f" {run['gateway_p50_ms']:.3f} ms: overhead {run['overhead_p50_ms']:.3f} ms,"
+            f" {run['minus_openai_ms']:+.3f} ms against OpenAI-style (target within 0.1 ms),"
+            f" keyplane CPU {run['cpu_ms_per_request']:.3f} ms/request"
         )
 
 

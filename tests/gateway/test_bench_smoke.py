@@ -39,6 +39,9 @@ def test_the_gateway_benchmark_runs_and_reports_its_numbers() -> None:
     ):
         assert isinstance(result[name], float), name
     assert result["workers"] == 2 and result["streams_per_s_c16"] > 0
+    adapters = {run["adapter"]: run for run in result["adapters"]}
+    assert set(adapters) == {"openai-style", "anthropic", "bedrock", "cohere"}
+    assert all(isinstance(run["overhead_p50_ms"], float) for run in adapters.values())
 
 
 def test_the_bedrock_signing_benchmark_prints_microseconds_per_signature() -> None:
