@@ -8,10 +8,9 @@ time too (resolve, check, connect to the checked address), and redirects are nev
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -23,6 +22,9 @@ from keyplane.providers.aws_signing import has_access_keys, sign
 from keyplane.providers.eligibility import RoutableCredential, to_routable
 from keyplane.providers.policy import ProviderPolicy, rules_for_owner
 from keyplane.providers.secrets import SecretBox
+
+if TYPE_CHECKING:  # httpx (and the click and rich its CLI pulls in) loads on the first discovery
+    import httpx
 
 STATUS_SUCCESS = "success"
 STATUS_FAILED = "list_models_failed"
@@ -130,6 +132,8 @@ async def list_upstream_models(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[str]:
     """The model ids the provider reports for this credential; raises DiscoveryFailed."""
+    import httpx
+
     url, headers, list_field, id_field = _request(credential)
     extensions: dict[str, Any] = {}
     if credential.egress_guarded:
