@@ -13,6 +13,8 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+STALL = 0  # a scripted "status" that never answers (the sender's timeout must end the attempt)
+
 
 @dataclass(frozen=True)
 class Received:
@@ -32,7 +34,8 @@ class Received:
 class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
-        self.statuses: deque[int] = deque()  # answered in turn; 204 once empty
+        self.statuses: deque[int] = deque()  # answered in turn; 204 once empty; STALL: no answer
+        self.release = threading.Event()  # ends every stalled answer
         self._lock = threading.Lock()
         receiver = self
 
@@ -43,6 +46,9 @@ class Receiver:
                 with receiver._lock:
                     receiver.received.append(Received(self.path, dict(self.headers.items()), body))
                     status = receiver.statuses.popleft() if receiver.statuses else 204
+                if status == STALL:
+                    receiver.release.wait(timeout=60)
+                    return
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -62,6 +68,7 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
