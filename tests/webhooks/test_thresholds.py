@@ -17,7 +17,7 @@ LIMIT = 1_000_000_000  # $1 in nano-USD
         (800_000_000, 900_000_000, []),  # 80 % was crossed by an earlier flush
         (799_999_999, 1_000_000_000, [80, 95, 100]),  # one big batch crosses all three
         (940_000_000, 960_000_000, [95]),
-        (990_000_000, 1_500_000_000, [100]),  # overshoot (a BYOK-free limit, a racing top-down) still 100
+        (990_000_000, 1_500_000_000, [100]),  # passing the limit is still the one 100 % crossing
         (1_000_000_000, 1_200_000_000, []),
     ],
 )
