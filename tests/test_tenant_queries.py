@@ -103,6 +103,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "WebhookEndpoint",
     ): "the claimed deliveries' own endpoints (URL and secret), joined by endpoint id",
     (
+        "webhooks/rotation.py",
+        "WebhookEndpoint",
+    ): "re-encrypting every webhook signing secret under a new secret key (CLI)",
+    (
         "webhooks/alerts.py",
         "SpendCounter",
     ): "the counters this flush just charged, by subject and window, to see what it crossed",
