@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kernel.windows import window_start
 from keyplane.models import Budget
+from keyplane.webhooks.alerts import ThresholdAlerts
 from tests.factories import bearer
 from tests.harness import GatewaySetup, ServedApp
 from tests.webhooks.helpers import dispatch, outbox, subscribe
@@ -151,3 +153,38 @@ async def test_the_org_balance_alerts_against_its_credits_since_the_latest_top_u
     rows = await outbox(setup.context)
     assert _thresholds(rows, "balance") == [80, 80, 95, 100]
     assert len({row.window_start for row in rows}) == 2
+
+
+@pytest.mark.parametrize("failure", ["exception", "sql_error"])
+async def test_a_failing_alert_step_never_loses_the_batchs_usage(
+    gateway_setup: GatewaySetup,
+    serve_app: Callable[..., ServedApp],
+    http: httpx.AsyncClient,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:
+    """Inside the flush's transaction, behind a savepoint: even a failed SQL statement (which would
+    abort a PostgreSQL transaction) leaves the usage, the ledger and the counters written."""
+    setup = gateway_setup
+    await _priced(setup)
+    await subscribe(setup.client, setup.admin, receiver.url)
+    key, key_hash = await setup.make_key(limit=1.0)
+
+    calls: list[int] = []
+
+    async def broken(self: ThresholdAlerts, session: AsyncSession, *args: Any) -> int:
+        calls.append(1)
+        if failure == "sql_error":
+            await session.execute(text("SELECT no_such_column FROM webhook_deliveries"))
+        raise RuntimeError("the alert step broke")
+
+    monkeypatch.setattr(ThresholdAlerts, "after_flush", broken)
+    served = serve_app()
+    await _spend(http, [served], key, 20)
+    served.stop()
+    records = await setup.wait_for_usage(20)
+    assert sum(r.cost_nanousd for r in records) == 10**9
+    data = (await setup.client.get(f"/api/v1/keys/{key_hash}", headers=setup.admin)).json()["data"]
+    assert data["usage"] == pytest.approx(1.0) and data["limit_remaining"] == pytest.approx(0.0)
+    assert calls and await outbox(setup.context) == []
