@@ -26,6 +26,7 @@ from keyplane.webhooks.subscriptions import Subscribers
 from keyplane.webhooks.thresholds import NEVER_RESETS, Crossing, SpendChange, crossed
 
 logger = logging.getLogger("keyplane.webhooks")
+COUNTERS_PER_QUERY = 500
 
 
 class ThresholdAlerts:
@@ -49,10 +50,8 @@ class ThresholdAlerts:
         orgs: frozenset[str],
     ) -> int:
         """Queue a delivery for every threshold this batch crossed in `orgs`; returns how many."""
-        crossings: list[Crossing] = []
-        for change in sorted(changes, key=lambda c: (c.counter, c.window_start)):
-            if change.org_id in orgs and change.added_nanos > 0:
-                crossings.extend(await _limit_crossings(session, change))
+        watched = [c for c in changes if c.org_id in orgs and c.added_nanos > 0]
+        crossings = await _limit_crossings(session, watched)
         for org_id in sorted(org for org, debit in platform_debits.items() if debit > 0 and org in orgs):
             crossings.extend(await _balance_crossings(session, org_id, platform_debits[org_id]))
         if not crossings:
@@ -67,28 +66,47 @@ class ThresholdAlerts:
         return queued
 
 
-async def _limit_crossings(session: AsyncSession, change: SpendChange) -> list[Crossing]:
-    """The counter was charged in this transaction: its spent now is `after`, less this batch `before`."""
-    query = select(SpendCounter.spent_nanousd).where(
-        SpendCounter.subject == change.counter, SpendCounter.window_start == change.window_start
-    )
-    after = (await session.execute(query)).scalar_one_or_none()
-    if after is None:
-        return []
-    before = int(after) - change.added_nanos
-    return [
-        Crossing(
-            org_id=change.org_id,
-            subject=change.subject,
-            subject_key=f"{change.subject}:{change.subject_id}",
-            subject_id=change.subject_id,
-            threshold=threshold,
-            usage_nanos=int(after),
-            limit_nanos=change.limit_nanos,
-            window_start=change.window_start,
+async def _charged_counters(
+    session: AsyncSession, changes: Sequence[SpendChange]
+) -> dict[tuple[str, datetime], int]:
+    """Spent now on each changed counter (charged in this transaction), a query per 500 counters."""
+    spent: dict[tuple[str, datetime], int] = {}
+    names = sorted({change.counter for change in changes})
+    windows = sorted({change.window_start for change in changes})  # a few: today, this week, ...
+    for start in range(0, len(names), COUNTERS_PER_QUERY):
+        query = select(SpendCounter.subject, SpendCounter.window_start, SpendCounter.spent_nanousd).where(
+            SpendCounter.subject.in_(names[start : start + COUNTERS_PER_QUERY]),
+            SpendCounter.window_start.in_(windows),
         )
-        for threshold in crossed(before, int(after), change.limit_nanos)
-    ]
+        for subject, window, amount in (await session.execute(query)).all():
+            spent[(subject, window)] = int(amount)
+    return spent
+
+
+async def _limit_crossings(session: AsyncSession, changes: Sequence[SpendChange]) -> list[Crossing]:
+    """Each counter's spent now is `after`; less what this batch added, `before`."""
+    if not changes:
+        return []
+    spent = await _charged_counters(session, changes)
+    found: list[Crossing] = []
+    for change in changes:
+        after = spent.get((change.counter, change.window_start))
+        if after is None:
+            continue
+        found.extend(
+            Crossing(
+                org_id=change.org_id,
+                subject=change.subject,
+                subject_key=f"{change.subject}:{change.subject_id}",
+                subject_id=change.subject_id,
+                threshold=threshold,
+                usage_nanos=after,
+                limit_nanos=change.limit_nanos,
+                window_start=change.window_start,
+            )
+            for threshold in crossed(after - change.added_nanos, after, change.limit_nanos)
+        )
+    return found
 
 
 async def _balance_crossings(session: AsyncSession, org_id: str, debit: int) -> list[Crossing]:
