@@ -20,6 +20,7 @@ from keyplane.webhooks.schemas import BUDGET_THRESHOLD
 from keyplane.webhooks.thresholds import Crossing
 
 ONCE_PER_WINDOW = ("endpoint_id", "subject_key", "threshold", "window_start")
+ROWS_PER_STATEMENT = 100  # 12 columns each: well under SQLite's bound-parameter limit
 
 
 async def enqueue_crossings(
@@ -54,12 +55,12 @@ async def enqueue_crossings(
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     module: Any = postgresql if dialect == "postgresql" else sqlite
     added = 0
-    for row in rows:  # one statement each: the rowcount says which were new
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):  # RETURNING names only the new rows
         statement = (
             module.insert(WebhookDelivery)
-            .values(**row)
+            .values(rows[start : start + ROWS_PER_STATEMENT])
             .on_conflict_do_nothing(index_elements=list(ONCE_PER_WINDOW))
+            .returning(WebhookDelivery.id)
         )
-        result = await session.execute(statement)
-        added += int(getattr(result, "rowcount", 0) or 0)
+        added += len((await session.execute(statement)).all())
     return added
