@@ -133,12 +133,13 @@ class UsageMeter:
                 return 0
             events = [event for event, _ in batch]
             settlements = [settlement for _, settlement in batch]
+            watched = await self._watched_orgs()  # before the transaction: no lock waits on it
             try:
                 async with self._sessions() as session:
                     await write_usage_batch(session, events)
                     await self._ledger.settle_in(session, settlements)
                     await _touch_keys(session, events)
-                    await self._queue_alerts(session, batch)
+                    await self._queue_alerts(session, batch, watched)
                     await session.commit()
             except BaseException:
                 self._ledger.abort(settlements)
@@ -150,16 +151,23 @@ class UsageMeter:
             self.flushed_total += len(batch)
             return len(batch)
 
+    async def _watched_orgs(self) -> frozenset[str]:
+        """The orgs with a threshold webhook (cached; empty without alerts or when unreadable)."""
+        if self._alerts is None:
+            return frozenset()
+        try:
+            return await self._alerts.watched_orgs()
+        except Exception:
+            logger.exception("reading which orgs have webhooks failed; this batch's alerts are skipped")
+            return frozenset()
+
     async def _queue_alerts(
-        self, session: AsyncSession, batch: Sequence[tuple[UsageEvent, Settlement]]
+        self, session: AsyncSession, batch: Sequence[tuple[UsageEvent, Settlement]], orgs: frozenset[str]
     ) -> None:
         """Threshold webhooks of this batch, in a savepoint: a webhook problem never loses usage."""
-        if self._alerts is None:
+        if self._alerts is None or not orgs or not any(event.org_id in orgs for event, _ in batch):
             return
         try:
-            orgs = await self._alerts.watched_orgs()
-            if not orgs or not any(event.org_id in orgs for event, _ in batch):
-                return
             changes, debits = spend_changes(batch)
             async with session.begin_nested():
                 await self._alerts.after_flush(session, changes, debits, orgs)
