@@ -36,6 +36,7 @@ class Receiver:
         self.received: list[Received] = []
         self.statuses: deque[int] = deque()  # answered in turn; 204 once empty; STALL: no answer
         self.release = threading.Event()  # ends every stalled answer
+        self.redirect_to = ""  # the Location of a scripted 3xx answer
         self._lock = threading.Lock()
         receiver = self
 
@@ -50,6 +51,8 @@ class Receiver:
                     receiver.release.wait(timeout=60)
                     return
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", receiver.redirect_to)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

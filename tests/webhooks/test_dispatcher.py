@@ -212,3 +212,24 @@ async def test_deliveries_are_listed_newest_first_with_their_state(
     ]
     assert listed[0]["next_attempt_at"] is not None and listed[0]["delivered_at"] is None
     assert listed[1]["next_attempt_at"] is None and listed[1]["delivered_at"] is not None
+
+
+async def test_a_redirect_is_never_followed(
+    client: httpx.AsyncClient, org: BootstrapResult, context: AppContext, receiver: Receiver
+) -> None:
+    await subscribe(client, bearer(org.management_key), receiver.url)
+    await queue(context, crossing(org.org_id))
+    elsewhere = Receiver().start()
+    try:
+        receiver.redirect_to = elsewhere.url
+        receiver.statuses.append(307)
+        assert await dispatch(context) == 1
+        assert elsewhere.received == []
+    finally:
+        elsewhere.stop()
+    [row] = await outbox(context)
+    assert (row.status, row.last_status_code, row.last_error) == (
+        "pending",
+        307,
+        "The receiver answered HTTP 307",
+    )
