@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import httpx
@@ -155,3 +156,13 @@ async def test_deliveries_of_a_new_webhook_are_an_empty_list(
     path = f"{URL}/{created['data']['id']}/deliveries"
     response = await client.get(path, headers=bearer(org.management_key))
     assert response.status_code == 200 and response.json() == {"data": []}
+
+
+async def test_an_org_holds_at_most_twenty_webhooks_even_when_created_at_once(
+    client: httpx.AsyncClient, org: BootstrapResult
+) -> None:
+    headers = bearer(org.management_key)
+    body = {"url": "https://93.184.216.34/many", "events": ["budget.threshold"]}
+    answers = await asyncio.gather(*(client.post(URL, json=body, headers=headers) for _ in range(24)))
+    assert sorted(a.status_code for a in answers) == [201] * 20 + [400] * 4
+    assert len((await client.get(URL, headers=headers)).json()["data"]) == 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -11,7 +12,7 @@ from keyplane.errors import BadRequest, NotFound
 from keyplane.kernel.permissions import require_admin
 from keyplane.kernel.principal import Principal
 from keyplane.kernel.writes import delete_once
-from keyplane.models import WebhookDelivery, WebhookEndpoint
+from keyplane.models import Organization, WebhookDelivery, WebhookEndpoint
 from keyplane.models.base import utcnow
 from keyplane.net.egress import EgressPolicy, check_url, split_url
 from keyplane.providers.secrets import SecretBox
@@ -68,6 +69,10 @@ async def create_endpoint(
     description = (description or "").strip()
     if len(description) > MAX_DESCRIPTION_LENGTH:
         raise BadRequest(f"description must be at most {MAX_DESCRIPTION_LENGTH} characters")
+    # Creations in one org take turns (a no-op UPDATE locks its row), so the cap holds under races.
+    await session.execute(
+        update(Organization).where(Organization.id == org_id).values(updated_at=Organization.updated_at)
+    )
     if await WebhookEndpointRepository(session, org_id).count() >= MAX_ENDPOINTS_PER_ORG:
         raise BadRequest(f"An organization has at most {MAX_ENDPOINTS_PER_ORG} webhooks")
     secret = new_signing_secret()
