@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keyplane.models import WebhookDelivery, WebhookEndpoint
+from keyplane.models import WebhookEndpoint
 
 BUDGET_THRESHOLD = "budget.threshold"
 EVENTS = (BUDGET_THRESHOLD,)
 THRESHOLDS = (80, 95, 100)  # percent of a limit, a budget or the org's credits in its window
-SUBJECTS = ("key", "budget", "balance")
 MAX_ENDPOINTS_PER_ORG = 20
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 500
@@ -21,8 +20,3 @@ class CreatedEndpoint:
 
     endpoint: WebhookEndpoint
     secret: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPage:
-    deliveries: list[WebhookDelivery]
