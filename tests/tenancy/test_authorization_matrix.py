@@ -75,6 +75,7 @@ INFERENCE_KEY, USER_SESSION = Level.INFERENCE_KEY, Level.USER_SESSION
 MANAGEMENT_KEY, ORG_ADMIN, OPERATOR_ONLY = Level.MANAGEMENT_KEY, Level.ORG_ADMIN, Level.OPERATOR_ADMIN
 
 OPENAI = {"provider": "openai"}
+WEBHOOK = {"url": "https://93.184.216.34/matrix", "events": ["budget.threshold"]}
 CHAT = {"model": "matrix/no-such-model", "messages": [{"role": "user", "content": "hi"}]}
 EMBED = {"model": "matrix/no-such-model", "input": "hi"}
 MESSAGES = {
@@ -243,6 +244,13 @@ RULES: dict[tuple[str, str], Rule] = {
         path={"budget_id": "@victim_budget"},
         missing={"budget_id": MISSING_ID},
     ),
+    # webhooks: owners/admins of the org (the endpoint's URL is where keyplane will send requests)
+    ("GET", "/api/v1/webhooks"): Rule(ORG_ADMIN),
+    ("POST", "/api/v1/webhooks"): Rule(ORG_ADMIN, body=WEBHOOK),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Rule(
+        ORG_ADMIN, path={"webhook_id": "@victim_webhook"}, missing={"webhook_id": MISSING_ID}
+    ),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Rule(ORG_ADMIN, path={"webhook_id": "@webhook"}),
     # Cortecs: a member's own keys; the project config is an admin's while allow_overwrite is false
     ("GET", "/v1/manage/api-keys"): Rule(MANAGEMENT_KEY, ("keys:read",)),
     ("POST", "/v1/manage/api-keys"): Rule(MANAGEMENT_KEY, ("keys:write",), body={"name": "matrix cortecs"}),
@@ -471,6 +479,8 @@ CROSS_ORG: list[tuple[str, str, Any]] = [
     ("PATCH", "/api/v1/members/{owner}", {"role": "member"}),
     ("DELETE", "/api/v1/members/{victim_member}", None),
     ("DELETE", "/api/v1/invitations/{invitation}", None),
+    ("DELETE", "/api/v1/webhooks/{webhook}", None),
+    ("GET", "/api/v1/webhooks/{webhook}/deliveries", None),
 ]
 
 
