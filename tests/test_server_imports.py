@@ -11,7 +11,8 @@ LAZY = ("alembic", "botocore", "click", "httpx", "redis", "rich", "typer")
 
 
 def test_the_app_imports_without_the_cli_alembic_httpx_botocore_or_redis(tmp_path: object) -> None:
-    probe = f"import json, sys; import keyplane.asgi; print(json.dumps([m for m in {LAZY!r} if m in sys.modules]))"
+    found = f"[m for m in {LAZY!r} if m in sys.modules]"
+    probe = f"import json, sys; import keyplane.asgi; print(json.dumps({found}))"
     done = subprocess.run(
         [sys.executable, "-c", probe],
         env={"KEYPLANE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},

@@ -15,9 +15,8 @@ import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,6 +28,9 @@ from keyplane.net.egress import EgressPolicy, egress_policy
 from keyplane.providers.secrets import SecretBox, SecretDecryptError, box_for
 from keyplane.webhooks.secrets import unseal
 from keyplane.webhooks.sender import Attempt, deliver
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger("keyplane.webhooks")
 
@@ -68,9 +70,18 @@ class WebhookDispatcher:
         self._box = box
         self._egress = egress
         self._timeout = timeout_seconds
-        self._client = httpx.AsyncClient(
-            timeout=timeout_seconds, trust_env=False, follow_redirects=False, transport=transport
-        )
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None  # made by the first delivery
+
+    def _http(self) -> httpx.AsyncClient:
+        """The pooled client, made on first use (a server that never delivers never loads httpx)."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout, trust_env=False, follow_redirects=False, transport=self._transport
+            )
+        return self._client
 
     @classmethod
     def of(
@@ -86,7 +97,8 @@ class WebhookDispatcher:
         )
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def run_once(self, *, now: datetime | None = None) -> int:
         """One pass: claim what is due at `now` (default: the current time), send it, record the
@@ -155,7 +167,7 @@ class WebhookDispatcher:
             )
         try:
             return await deliver(
-                self._client,
+                self._http(),
                 url=delivery.url,
                 secret=secret,
                 message_id=delivery.id,

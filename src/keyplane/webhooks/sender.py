@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import orjson
-from standardwebhooks.webhooks import Webhook
 
 from keyplane.net.egress import EgressPolicy, EgressRefused, HostUnresolvable, checked_addresses, split_url
+
+if TYPE_CHECKING:  # httpx and standardwebhooks load with the first delivery, not with every server
+    import httpx
 
 USER_AGENT = "keyplane-webhooks/1"
 MAX_ANSWER_BYTES = 64 * 1024  # read and dropped, so the connection can be reused
@@ -33,6 +34,8 @@ class Attempt:
 
 def signed_headers(secret: str, message_id: str, body: bytes, at: datetime) -> dict[str, str]:
     """The three Standard Webhooks headers; the timestamp is the attempt's (receivers check it)."""
+    from standardwebhooks.webhooks import Webhook
+
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),
@@ -65,6 +68,8 @@ async def deliver(
     now: datetime,
 ) -> Attempt:
     """POST once; never raises for anything the receiver or the network does."""
+    import httpx
+
     body = body_of(payload)
     try:
         target, host, extensions = await _pinned(url, egress)
