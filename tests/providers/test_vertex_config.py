@@ -130,12 +130,12 @@ async def test_a_tenant_token_uri_to_a_private_address_is_refused(
     assert "vertex_key_config.auth_credentials.token_uri" in error["error"]["message"]
 
 
-async def test_a_tenant_may_use_googles_token_endpoint(
+async def test_a_tenant_may_use_a_public_token_endpoint(
     client: httpx.AsyncClient, org: BootstrapResult, context: AppContext, fake_dns: FakeDns
 ) -> None:
-    fake_dns.answers["oauth2.googleapis.com"] = [PUBLIC]
+    fake_dns.answers["oauth2.google.test"] = [PUBLIC]  # Google's endpoint, resolved without a network
     tenant = await make_org(context, name="Tenant", email="owner@tenant.test")
-    body = _body(json.dumps(_account()))
+    body = _body(json.dumps(_account(token_uri="https://oauth2.google.test/token")))
     response = await client.post(
         "/api/providers/vertex/keys", json=body, headers=bearer(tenant.management_key)
     )
