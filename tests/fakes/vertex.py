@@ -13,7 +13,8 @@ Vertex's Schema keys; rawPredict's `anthropic_version: vertex-2023-10-16` and no
 
 Gemini model names pick a behaviour: `tools` calls the first function unless the last turn holds a
 function response; `cached` reports cachedContentTokenCount; `thinking` reports thoughtsTokenCount;
-`fail`: HTTP 500; `busy`: HTTP 429. Claude models answer as tests/fakes/anthropic.py does.
+`fail`: HTTP 500; `busy`: HTTP 429; `stream-error`: an `{"error"}` event after the first chunk.
+Claude models answer as tests/fakes/anthropic.py does.
 """
 
 from __future__ import annotations
@@ -421,6 +422,16 @@ async def _stream(model: str, request: GenerateContentRequest, send: Send) -> No
         if number == 0:
             chunk["usageMetadata"] = {"promptTokenCount": PROMPT}  # Vertex counts the prompt early
         last = number == len(pieces) - 1
+        if "stream-error" in model and number == 1:  # Vertex's error event inside a stream
+            error = {
+                "error": {
+                    "code": 429,
+                    "message": "Quota exceeded mid-stream.",
+                    "status": "RESOURCE_EXHAUSTED",
+                }
+            }
+            await emit(error, more=False)
+            return
         if last:
             chunk["candidates"][0]["finishReason"] = finish
             chunk["usageMetadata"] = usage

@@ -408,3 +408,32 @@ async def test_an_image_url_is_refused_since_gemini_takes_inline_data(
     error = assert_openai_error(response, 400, None)
     assert "base64" in error["message"]
     assert vertex_upstream.requests == []
+
+
+async def test_an_error_event_ends_the_stream_with_an_error(
+    setup: GatewaySetup, served: ServedApp, vertex_upstream: RunningUpstream, http: httpx.AsyncClient
+) -> None:
+    key = await _ready(setup, vertex_upstream, "gemini-stream-error")
+    body = {"model": "gemini-stream-error", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    response = await http.post(served.base_url + "/v1/chat/completions", json=body, headers=bearer(key))
+    events = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
+    assert json.loads(events[0])["choices"][0]["delta"]["role"] == "assistant"
+    assert json.loads(events[-1])["error"]["message"].endswith("Quota exceeded mid-stream.")
+    (row,) = await setup.wait_for_usage(1)
+    assert row.status_code == 502 and "Quota exceeded" in (row.error or "")
+
+
+async def test_a_token_google_revoked_early_is_replaced_on_the_next_request(
+    setup: GatewaySetup, served: ServedApp, vertex_upstream: RunningUpstream
+) -> None:
+    key = await _ready(setup, vertex_upstream, GEMINI)
+    messages: list[Any] = [{"role": "user", "content": "hi"}]
+    async with _client(served, key) as client:
+        await client.chat.completions.create(model=GEMINI, messages=messages)
+        vertex_upstream.app.issued.clear()  # every token revoked
+        with pytest.raises(openai.APIStatusError) as refused:
+            await client.chat.completions.create(model=GEMINI, messages=messages)
+        assert refused.value.status_code == 502  # Google's 401: keyplane's credential failed
+        again = await client.chat.completions.create(model=GEMINI, messages=messages)
+    assert again.choices[0].message.content == "".join(fake.TEXT)
+    assert len(vertex_upstream.app.token_requests) == 2

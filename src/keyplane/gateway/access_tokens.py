@@ -124,6 +124,20 @@ class AccessTokens:
             assert entry.token is not None
             return entry.token
 
+    def forget(self, credential: RoutableCredential) -> None:
+        """Google refused a token before its expiry (revoked, the account disabled): the next
+        request fetches a new one instead of failing until the cached one expires."""
+        text = credential.extra.get("auth_credentials")
+        if text:
+            found = self._entries.get(self._identity(text, credential))
+            if found is not None:
+                found.token, found.expires_at = None, 0.0
+
+    @staticmethod
+    def _identity(text: str, credential: RoutableCredential) -> tuple[str, bool]:
+        # A tenant's token_uri is guarded, even where the operator set the model endpoint's base URL.
+        return hashlib.sha256(text.encode()).hexdigest(), credential.is_byok
+
     def _entry(self, credential: RoutableCredential) -> _Entry:
         text = credential.extra.get("auth_credentials")
         if not text:
@@ -131,8 +145,7 @@ class AccessTokens:
                 "The Vertex AI credential has no service account key (an unset environment variable?)",
                 retryable=True,
             )
-        # A tenant's token_uri is guarded, even where the operator set the model endpoint's base URL.
-        identity = (hashlib.sha256(text.encode()).hexdigest(), credential.is_byok)
+        identity = self._identity(text, credential)
         found = self._entries.get(identity)
         if found is None:
             try:

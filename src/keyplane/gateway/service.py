@@ -461,6 +461,8 @@ class Gateway:
                         f"The provider answered HTTP {status}" + (" (a redirect)" if status < 400 else ""),
                         status=429 if status == 429 else 502,
                     )
+                if status == 401 and getattr(adapter, "needs_access_token", False):
+                    self.access_tokens.forget(credential)  # refused early: the next request gets a new one
                 forwarded = Forwarded(response, credential, upstream_model, adapter=adapter)
                 if not admission.stream or status >= 400:
                     forwarded.body = await self._read(response)
