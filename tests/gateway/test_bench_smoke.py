@@ -41,3 +41,22 @@ def test_the_bedrock_signing_benchmark_prints_microseconds_per_signature() -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("sigv4 sign: ") and " us per request" in done.stdout
+
+
+def test_the_vertex_token_benchmark_prints_its_numbers() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/vertex_tokens.py", "--rounds", "50"],
+        cwd=ROOT,
+        env={"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "vertex token refresh",
+        "vertex cached token",
+        "vertex gemini translation",
+    ]
