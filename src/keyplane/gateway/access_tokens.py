@@ -5,8 +5,8 @@ token and when it stops being used (`REFRESH_MARGIN_SECONDS` before Google's exp
 runs google-auth in a worker thread (it signs the RS256 assertion there, CPU work off the event
 loop), while the token request itself goes out on the event loop through the gateway's pooled
 client, so a tenant's `token_uri` passes the egress guard at connect time like every tenant URL.
-Concurrent requests needing one key's token share one refresh: a lock per key, the cache checked
-again once it is held.
+Concurrent requests needing one key's token share one refresh: a task per key that each of them
+awaits (shielded, so a caller that leaves cancels nobody's), and that all of them see fail.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from google.auth import transport
 from google.oauth2 import service_account
 
 from keyplane.errors import BadRequest
-from keyplane.gateway.upstream import UpstreamFailure, UpstreamResponse
+from keyplane.gateway.upstream import TRANSPORT_ERRORS, UpstreamFailure, UpstreamResponse
 from keyplane.providers.eligibility import RoutableCredential
 from keyplane.providers.service_account import credentials, parse_service_account
 
@@ -39,9 +39,15 @@ Send = Callable[..., Awaitable[UpstreamResponse]]
 @dataclass(slots=True)
 class _Entry:
     credentials: service_account.Credentials
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    refreshing: asyncio.Task[str] | None = None  # the one refresh every waiting request awaits
     token: str | None = None
     expires_at: float = 0.0  # on AccessTokens.clock
+
+
+def _retrieved(task: asyncio.Task[str]) -> None:
+    """A refresh whose every waiter left still has its failure read (no "never retrieved" log)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class _Answer(transport.Response):
@@ -90,13 +96,15 @@ class _OnLoop(transport.Request):
             raise google_errors.TransportError("the token endpoint did not answer in time") from None  # type: ignore[no-untyped-call]
         except UpstreamFailure as failure:
             raise google_errors.TransportError(failure.message) from None  # type: ignore[no-untyped-call]
+        except Exception as exc:  # anything else the connection raised is a transport failure too
+            raise google_errors.TransportError(type(exc).__name__) from None  # type: ignore[no-untyped-call]
 
     async def _fetch(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> _Answer:
         headers.setdefault("User-Agent", "keyplane")
         response = await self.send(method, url, headers, body, guarded=self.guarded)
         try:
             data = await response.read()
-        except (OSError, TimeoutError) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise UpstreamFailure(f"The token endpoint's answer broke off: {type(exc).__name__}") from None
         finally:
             response.close()
@@ -117,12 +125,11 @@ class AccessTokens:
         entry = self._entry(credential)
         if entry.token is not None and self.clock() < entry.expires_at:
             return entry.token
-        async with entry.lock:
-            if entry.token is not None and self.clock() < entry.expires_at:
-                return entry.token  # another request refreshed it while this one waited
-            await self._refresh(entry, guarded=credential.is_byok)
-            assert entry.token is not None
-            return entry.token
+        if entry.refreshing is None:
+            entry.refreshing = asyncio.create_task(self._refresh(entry, guarded=credential.is_byok))
+            entry.refreshing.add_done_callback(_retrieved)
+        # Shielded: a caller that leaves (a client gone) does not cancel the others' refresh.
+        return await asyncio.shield(entry.refreshing)
 
     def forget(self, credential: RoutableCredential) -> None:
         """Google refused a token before its expiry (revoked, the account disabled): the next
@@ -157,7 +164,13 @@ class AccessTokens:
             found = self._entries[identity] = _Entry(credentials(info))
         return found
 
-    async def _refresh(self, entry: _Entry, *, guarded: bool) -> None:
+    async def _refresh(self, entry: _Entry, *, guarded: bool) -> str:
+        try:
+            return await self._fetch_token(entry, guarded=guarded)
+        finally:
+            entry.refreshing = None
+
+    async def _fetch_token(self, entry: _Entry, *, guarded: bool) -> str:
         request = _OnLoop(asyncio.get_running_loop(), self.send, guarded=guarded)
         started = self.clock()
         try:
@@ -169,7 +182,7 @@ class AccessTokens:
             ) from None
         except google_errors.TransportError as exc:
             raise UpstreamFailure(f"Could not get a Google access token: {str(exc)[:300]}") from None
-        except (google_errors.GoogleAuthError, ValueError) as exc:
+        except (google_errors.GoogleAuthError, ValueError, KeyError, TypeError) as exc:
             raise UpstreamFailure(f"Could not get a Google access token: {type(exc).__name__}") from None
         token, expiry = entry.credentials.token, entry.credentials.expiry
         if not isinstance(token, str) or not token:
@@ -180,3 +193,4 @@ class AccessTokens:
         entry.token = token
         # A short-lived token (a test's, a proxy's) is used for half its life rather than never.
         entry.expires_at = started + lifetime - min(REFRESH_MARGIN_SECONDS, max(lifetime, 0.0) / 2)
+        return token
