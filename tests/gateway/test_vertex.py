@@ -437,3 +437,25 @@ async def test_a_token_google_revoked_early_is_replaced_on_the_next_request(
         again = await client.chat.completions.create(model=GEMINI, messages=messages)
     assert again.choices[0].message.content == "".join(fake.TEXT)
     assert len(vertex_upstream.app.token_requests) == 2
+
+
+async def test_a_messages_caller_reaches_claude_on_vertex_unchanged_but_for_vertexs_fields(
+    setup: GatewaySetup, served: ServedApp, vertex_upstream: RunningUpstream
+) -> None:
+    key = await _ready(setup, vertex_upstream, CLAUDE)
+    async with anthropic.AsyncAnthropic(base_url=served.base_url, api_key=key, max_retries=0) as client:
+        message = await client.messages.create(
+            model=CLAUDE,
+            max_tokens=64,
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"anthropic-beta": "token-efficient-tools-2025-02-19"},
+        )
+    assert message.content[0].type == "text" and message.content[0].text == "".join(fake_claude.TEXT)
+    (sent,) = vertex_upstream.requests
+    assert sent.path == _prefix(CLAUDE, "anthropic") + ":rawPredict"
+    assert sent.body == {
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}],
+        "anthropic_version": "vertex-2023-10-16",
+    }
+    assert sent.headers["anthropic-beta"] == "token-efficient-tools-2025-02-19"

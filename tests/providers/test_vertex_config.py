@@ -155,3 +155,20 @@ async def test_refresh_models_is_a_clear_400_for_vertex(
     error = assert_bifrost_error(refreshed, 400)
     assert "Model discovery is not supported for provider 'vertex'" in error["error"]["message"]
     assert "models" in error["error"]["message"]
+
+
+async def test_the_operator_may_reference_a_key_in_the_environment_checked_when_set(
+    client: httpx.AsyncClient, org: BootstrapResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = bearer(org.management_key)
+    monkeypatch.setenv("KP_TEST_VERTEX_SA", "not json")
+    refused = await client.post(
+        "/api/providers/vertex/keys", json=_body("env.KP_TEST_VERTEX_SA"), headers=headers
+    )
+    assert "must be a service account's JSON key" in assert_bifrost_error(refused, 400)["error"]["message"]
+    monkeypatch.setenv("KP_TEST_VERTEX_SA", json.dumps(_account()))
+    created = await client.post(
+        "/api/providers/vertex/keys", json=_body("env.KP_TEST_VERTEX_SA"), headers=headers
+    )
+    assert created.status_code == 200, created.text
+    assert "PRIVATE KEY" not in created.text
