@@ -9,7 +9,9 @@ Model routes (`/v1/projects/{p}/locations/{r}/publishers/{pub}/models/{m}:{metho
 project and region, and bodies of the documented shape (400 INVALID_ARGUMENT otherwise):
 generateContent's contents/parts/roles, generationConfig keys and function declarations with
 Vertex's Schema keys; rawPredict's `anthropic_version: vertex-2023-10-16` and no `model`; predict's
-`instances[].content`. Streams are SSE (`data: {...}\\r\\n\\r\\n`, as Vertex sends them with `alt=sse`).
+`instances[].content`. Streams are SSE (`data: {...}\\r\\n\\r\\n`, as Vertex sends them with
+`alt=sse`). `GET /_service_account` answers the key, for a process other than the fake's (the
+benchmark's).
 
 Gemini model names pick a behaviour: `tools` calls the first function unless the last turn holds a
 function response; `cached` reports cachedContentTokenCount; `thinking` reports thoughtsTokenCount;
@@ -50,6 +52,7 @@ TEXT = ("Hello", " from", " Gemini.")
 AFTER_TOOL = "It is sunny in Paris."
 TOOL_ARGS = {"city": "Paris"}
 EMBED_TOKENS = 4
+BENCH_TOKEN = "ya29.bench"  # accepted forever by the standalone fake (tests/fakes/serve.py)
 SCHEMA_KEYS = frozenset(
     {
         "type",
@@ -92,6 +95,11 @@ def _pem(key: rsa.RSAPrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+
+
+def standalone(requests: list[Any]) -> FakeVertex:
+    """The fake as the benchmark serves it: `BENCH_TOKEN` is valid for its direct requests."""
+    return FakeVertex(requests=requests, issued={BENCH_TOKEN: float("inf")})
 
 
 def service_account(token_uri: str, *, label: str = "account") -> dict[str, str]:
@@ -294,6 +302,9 @@ class FakeVertex:
         method, query = scope["method"], scope.get("query_string", b"").decode()
         if method == "POST" and raw_path == "/token":
             await self._token(headers, body, send)
+            return
+        if method == "GET" and raw_path == "/_service_account":  # for a process that did not make the key
+            await _json(send, 200, service_account(f"http://{headers.get('host', '')}/token"))
             return
         try:
             payload = orjson.loads(body) if body else None

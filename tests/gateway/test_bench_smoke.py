@@ -40,7 +40,7 @@ def test_the_gateway_benchmark_runs_and_reports_its_numbers() -> None:
         assert isinstance(result[name], float), name
     assert result["workers"] == 2 and result["streams_per_s_c16"] > 0
     adapters = {run["adapter"]: run for run in result["adapters"]}
-    assert set(adapters) == {"openai-style", "anthropic", "bedrock", "cohere"}
+    assert set(adapters) == {"openai-style", "anthropic", "bedrock", "cohere", "vertex"}
     assert all(isinstance(run["overhead_p50_ms"], float) for run in adapters.values())
 
 
