@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tests.fakes.anthropic import FakeAnthropic
-from tests.fakes.anthropic_schema import MessagesRequest
+from tests.fakes.anthropic import COUNTED_TOKENS, FakeAnthropic
+from tests.fakes.anthropic_schema import CountTokensRequest, MessagesRequest
 from tests.fakes.upstream import Receive, RecordedRequest, Scope, Send
 
 PROJECT = "keyplane-test-project"
@@ -474,9 +474,18 @@ async def _predict(model: str, payload: Any, send: Send) -> None:
 
 
 async def _claude(model: str, payload: Any, stream: bool, send: Send) -> None:
-    """rawPredict: Anthropic's body without `model`, with Vertex's anthropic_version."""
+    """rawPredict: Anthropic's body without `model`, with Vertex's anthropic_version; the
+    `count-tokens` model counts for the model its body names."""
     if not isinstance(payload, dict):
         await _error(send, 400, "INVALID_ARGUMENT", "The request body must be a JSON object.")
+        return
+    if model == "count-tokens":
+        try:
+            CountTokensRequest.model_validate({k: v for k, v in payload.items() if k != "anthropic_version"})
+        except ValidationError as exc:
+            await _error(send, 400, "INVALID_ARGUMENT", str(exc.errors()[0]["msg"]))
+            return
+        await _json(send, 200, {"input_tokens": COUNTED_TOKENS})
         return
     if payload.get("anthropic_version") != ANTHROPIC_VERSION:
         await _error(send, 400, "INVALID_ARGUMENT", f"anthropic_version must be {ANTHROPIC_VERSION}")

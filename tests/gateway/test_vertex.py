@@ -459,3 +459,18 @@ async def test_a_messages_caller_reaches_claude_on_vertex_unchanged_but_for_vert
         "anthropic_version": "vertex-2023-10-16",
     }
     assert sent.headers["anthropic-beta"] == "token-efficient-tools-2025-02-19"
+
+
+async def test_token_counts_for_claude_go_to_vertexs_count_tokens_endpoint(
+    setup: GatewaySetup, served: ServedApp, vertex_upstream: RunningUpstream
+) -> None:
+    key = await _ready(setup, vertex_upstream, CLAUDE)
+    async with anthropic.AsyncAnthropic(base_url=served.base_url, api_key=key, max_retries=0) as client:
+        counted = await client.messages.count_tokens(
+            model=CLAUDE, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert counted.input_tokens == fake_claude.COUNTED_TOKENS
+    (sent,) = vertex_upstream.requests
+    assert sent.path == _prefix("count-tokens", "anthropic") + ":rawPredict"
+    assert sent.body == {"model": CLAUDE, "messages": [{"role": "user", "content": "hi"}]}
+    assert sent.headers["authorization"].startswith("Bearer ya29.fake-")

@@ -6,7 +6,8 @@ Both chat adapters are fed the Anthropic dialect (OpenAI callers arrive through 
   embeddings go to `...:predict` (`instances[].content`, answered `predictions[].embeddings`).
 - Claude (`publishers/anthropic`, a model id starting with `claude`): `...:rawPredict` or
   `:streamRawPredict`, the Messages body without `model` and with `anthropic_version:
-  vertex-2023-10-16`; answers and streams are Anthropic's own, read as the Anthropic adapter reads them.
+  vertex-2023-10-16`; answers and streams are Anthropic's own, read as the Anthropic adapter reads them;
+  token counts go to `.../publishers/anthropic/models/count-tokens:rawPredict`, the body naming the model.
 The model id (and project) are percent-encoded path segments. Every request carries a Google OAuth
 access token for the credential's service account (`needs_access_token`: gateway/access_tokens.py).
 """
@@ -22,13 +23,22 @@ import orjson
 from keyplane.errors import BadRequest
 from keyplane.gateway.adapters.anthropic import AnthropicEvents
 from keyplane.gateway.adapters.anthropic import usage_of as anthropic_usage
-from keyplane.gateway.adapters.base import ANTHROPIC, CHAT, EMBEDDINGS, Dialect, UpstreamCall, UpstreamRequest
+from keyplane.gateway.adapters.base import (
+    ANTHROPIC,
+    CHAT,
+    COUNT_TOKENS,
+    EMBEDDINGS,
+    Dialect,
+    UpstreamCall,
+    UpstreamRequest,
+)
 from keyplane.gateway.adapters.gemini import generate_request, message_answer, usage_of
 from keyplane.gateway.adapters.gemini_stream import AnthropicFromGemini
 from keyplane.gateway.settlement import Usage, bounded_tokens
 from keyplane.providers.eligibility import RoutableCredential
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
+COUNT_TOKENS_MODEL = "count-tokens"
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "keyplane"}
 STREAM_HEADERS = {**JSON_HEADERS, "Accept": "text/event-stream"}
 PASSED_HEADERS = ("anthropic-beta",)  # Vertex reads the beta flags of Claude requests from headers
@@ -90,10 +100,15 @@ class VertexGeminiAdapter:
 class VertexClaudeAdapter:
     dialect: Dialect = ANTHROPIC
     passthrough = True
-    kinds = frozenset({CHAT})
+    kinds = frozenset({CHAT, COUNT_TOKENS})
     needs_access_token = True
 
     def request(self, call: UpstreamCall) -> UpstreamRequest:
+        if call.operation == "messages/count_tokens":
+            # One endpoint counts for every Claude model; the body names the model.
+            url = model_url(call.credential, "anthropic", COUNT_TOKENS_MODEL, "rawPredict")
+            body = {**call.parsed, "model": call.upstream_model}
+            return UpstreamRequest(url, dict(JSON_HEADERS), orjson.dumps(body))
         method = "streamRawPredict" if call.stream else "rawPredict"
         url = model_url(call.credential, "anthropic", call.upstream_model, method)
         body = {name: value for name, value in call.parsed.items() if name != "model"}
