@@ -3,7 +3,9 @@
 Each provider fake (tests/fakes/serve.py) runs in its own process. keyplane gets a platform
 credential per provider (the provider setting's base URL points at the fake) and is called with
 the same OpenAI chat body; the bare run calls the fake directly in its own wire shape with its own
-auth (Bedrock: a bearer API key, so no signing in the load generator; keyplane signs SigV4).
+auth (Bedrock: a bearer API key, so no signing in the load generator; keyplane signs SigV4;
+Vertex: a token the standalone fake always accepts, while keyplane gets its own from the fake's
+token endpoint once).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Adapter:
 
 
 def adapters() -> list[Adapter]:
-    from tests.fakes import anthropic, bedrock, cohere
+    from tests.fakes import anthropic, bedrock, cohere, vertex
 
     bedrock_model = bedrock.MODELS[0]
     return [
@@ -75,6 +77,18 @@ def adapters() -> list[Adapter]:
             {"Authorization": f"Bearer {cohere.API_KEY}"},
             {"model": "command-a-03-2025", "max_tokens": 20, "messages": PROMPT},
         ),
+        Adapter(
+            "vertex",
+            "gemini-2.0-flash-001",
+            {"vertex_key_config": {"project_id": vertex.PROJECT, "region": vertex.REGION}},
+            f"/v1/projects/{vertex.PROJECT}/locations/{vertex.REGION}/publishers/google/models/"
+            "gemini-2.0-flash-001:generateContent",
+            {"Authorization": f"Bearer {vertex.BENCH_TOKEN}"},
+            {
+                "contents": [{"role": "user", "parts": [{"text": "Say hello."}]}],
+                "generationConfig": {"maxOutputTokens": 20},
+            },
+        ),
     ]
 
 
@@ -107,9 +121,14 @@ def configure(base_url: str, management_key: str, ports: dict[str, int]) -> None
                 json={"base_url": f"http://127.0.0.1:{ports[adapter.name]}"},
             ).raise_for_status()
             body = {"name": f"bench {adapter.name}", "models": [adapter.model], "platform": True}
-            http.post(
-                f"/api/providers/{adapter.name}/keys", json={**body, **adapter.credential}
-            ).raise_for_status()
+            credential = dict(adapter.credential)
+            if adapter.name == "vertex":  # the key is the fake process's own (it verifies its JWTs)
+                account = httpx.get(f"http://127.0.0.1:{ports['vertex']}/_service_account").text
+                credential["vertex_key_config"] = {
+                    **credential["vertex_key_config"],
+                    "auth_credentials": account,
+                }
+            http.post(f"/api/providers/{adapter.name}/keys", json={**body, **credential}).raise_for_status()
             price = {"input": 0.15, "output": 0.6}
             http.put(f"/api/v1/model-prices/{quote(adapter.model, safe='')}", json=price).raise_for_status()
 

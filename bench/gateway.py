@@ -15,7 +15,7 @@ the share of the bare upstream's requests/s, streams (time to the first chunk, d
 keyplane, at concurrency 1; streams per second at concurrency 16, each metered with the usage
 chunk), keyplane's RSS after the load (VmRSS) and its peak (VmHWM), and with `--workers 2` the
 requests/s of two worker processes against one; then per translating adapter (Anthropic, Bedrock,
-Cohere: bench/adapter_runs.py, each provider's fake in its own process) the overhead at
+Cohere, Vertex: bench/adapter_runs.py, each provider's fake in its own process) the overhead at
 concurrency 1 beside the OpenAI-style path's, measured right before them. Targets (issue 17):
 overhead p50 <= 0.20 ms, >= 40 % of the bare upstream at concurrency 32, p99 <= 3x p50 there,
 first-chunk overhead <= 0.35 ms, RSS <= 120 MB, two workers >= 1.6x one.

@@ -11,6 +11,7 @@ from typing import Any
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.cohere import FakeCohere
+from tests.fakes.vertex import standalone as vertex_standalone
 
 
 class Forgetful(list[Any]):
@@ -20,7 +21,12 @@ class Forgetful(list[Any]):
         return None
 
 
-FAKES = {"anthropic": FakeAnthropic, "bedrock": FakeBedrock, "cohere": FakeCohere}
+FAKES: dict[str, Any] = {
+    "anthropic": FakeAnthropic,
+    "bedrock": FakeBedrock,
+    "cohere": FakeCohere,
+    "vertex": vertex_standalone,
+}
 
 
 def main() -> None:

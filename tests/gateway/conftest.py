@@ -12,6 +12,7 @@ from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.cohere import FakeCohere
 from tests.fakes.openai_tools import ToolsUpstream
 from tests.fakes.upstream import RunningUpstream
+from tests.fakes.vertex import FakeVertex
 from tests.harness import GatewaySetup
 
 
@@ -46,6 +47,8 @@ def _clear_fakes(request: pytest.FixtureRequest) -> None:
     for name in ("anthropic_upstream", "tools_upstream", "cohere_upstream", "bedrock_upstream"):
         if name in request.fixturenames:
             request.getfixturevalue(name).requests.clear()
+    if "vertex_upstream" in request.fixturenames:
+        request.getfixturevalue("vertex_upstream").app.reset()
 
 
 @pytest.fixture(scope="session")
@@ -60,5 +63,13 @@ def cohere_upstream() -> Iterator[RunningUpstream]:
 def bedrock_upstream() -> Iterator[RunningUpstream]:
     """The loopback fake of Bedrock's runtime and ListFoundationModels (tests/fakes/bedrock.py)."""
     running = RunningUpstream(FakeBedrock()).start()  # type: ignore[arg-type]
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def vertex_upstream() -> Iterator[RunningUpstream]:
+    """The loopback fake of Vertex AI and its token endpoint (tests/fakes/vertex.py)."""
+    running = RunningUpstream(FakeVertex()).start()  # type: ignore[arg-type]
     yield running
     running.stop()

@@ -40,7 +40,7 @@ def test_the_gateway_benchmark_runs_and_reports_its_numbers() -> None:
         assert isinstance(result[name], float), name
     assert result["workers"] == 2 and result["streams_per_s_c16"] > 0
     adapters = {run["adapter"]: run for run in result["adapters"]}
-    assert set(adapters) == {"openai-style", "anthropic", "bedrock", "cohere"}
+    assert set(adapters) == {"openai-style", "anthropic", "bedrock", "cohere", "vertex"}
     assert all(isinstance(run["overhead_p50_ms"], float) for run in adapters.values())
 
 
@@ -56,3 +56,22 @@ def test_the_bedrock_signing_benchmark_prints_microseconds_per_signature() -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("sigv4 sign: ") and " us per request" in done.stdout
+
+
+def test_the_vertex_token_benchmark_prints_its_numbers() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/vertex_tokens.py", "--rounds", "50"],
+        cwd=ROOT,
+        env={"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "vertex token refresh",
+        "vertex cached token",
+        "vertex gemini translation",
+    ]

@@ -130,6 +130,15 @@ async def test_unset_env_reference_fails_cleanly(
 
 
 async def test_unsupported_provider_says_so(client: httpx.AsyncClient, org: BootstrapResult) -> None:
-    key = await _create_and_refresh(client, org, "replicate", {"name": "rep", "value": "r8_key"})
-    assert key["status"] == "list_models_failed"
-    assert "not supported for provider 'replicate'" in key["description"]
+    """A provider without a model list endpoint: a refresh is a 400 telling to list models explicitly."""
+    headers = bearer(org.management_key)
+    created = await client.post(
+        "/api/providers/replicate/keys", json={"name": "rep", "value": "r8_key"}, headers=headers
+    )
+    assert created.status_code == 200, created.text
+    key_id = created.json()["id"]
+    refreshed = await client.post(f"/api/providers/replicate/keys/{key_id}/refresh-models", headers=headers)
+    assert refreshed.status_code == 400, refreshed.text
+    error = refreshed.json()["error"]
+    assert error["type"] == "discovery_not_supported"
+    assert "not supported for provider 'replicate'" in error["message"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from keyplane.errors import BadRequest, KeyplaneError, UpstreamError
-from keyplane.gateway.adapters import ADAPTERS
+from keyplane.gateway.adapters import adapter_for
 from keyplane.gateway.adapters.base import CHAT, COUNT_TOKENS, UpstreamCall
 from keyplane.gateway.loop import LOOP_HEADER
 from keyplane.gateway.settlement import provider_refusal
@@ -82,7 +82,7 @@ async def count_tokens(
     candidates = await gateway.plan(key, body["model"], body, CHAT)
     last: UpstreamFailure | None = None
     for credential, upstream_model in candidates:
-        adapter = ADAPTERS[credential.api_style]
+        adapter = adapter_for(credential.api_style, upstream_model)
         if COUNT_TOKENS not in adapter.kinds:
             continue
         payload = {**body, "model": upstream_model}
@@ -98,6 +98,8 @@ async def count_tokens(
         request = adapter.request(call)
         request.headers[LOOP_HEADER] = gateway.loop_mark
         try:
+            if getattr(adapter, "needs_access_token", False):  # Claude on Vertex AI
+                request.headers["Authorization"] = f"Bearer {await gateway.access_tokens.bearer(credential)}"
             response = await gateway.upstream.send(
                 "POST", request.url, request.headers, request.body, guarded=credential.egress_guarded
             )
@@ -119,7 +121,7 @@ async def count_tokens(
             last = exc
             continue
         return parsed
-    if last is not None and all(COUNT_TOKENS in ADAPTERS[c.api_style].kinds for c, _ in candidates):
+    if last is not None and all(COUNT_TOKENS in adapter_for(c.api_style, m).kinds for c, m in candidates):
         raise UpstreamError(last.message) from None
     return {"input_tokens": max(1, len(raw) // BYTES_PER_COUNTED_TOKEN)}
 

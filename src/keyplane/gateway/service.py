@@ -21,7 +21,8 @@ from keyplane.auth.tokens import hash_key, key_kind_of
 from keyplane.billing.pricing import Price, PriceCache, price_in
 from keyplane.context import AppContext
 from keyplane.errors import BadRequest, Forbidden, PaymentRequired, Unauthorized
-from keyplane.gateway.adapters import ADAPTERS, STYLES_FOR
+from keyplane.gateway.access_tokens import AccessTokens
+from keyplane.gateway.adapters import ADAPTERS, STYLES_FOR, adapter_for
 from keyplane.gateway.adapters.base import (
     NO_HEADERS,
     OPENAI,
@@ -176,6 +177,7 @@ class Gateway:
             deadline_seconds=settings.upstream_deadline_seconds,
             egress=policy.egress,
         )
+        self.access_tokens = AccessTokens(self.upstream.send)
         self.rng = random.Random()
         self.latencies: dict[str, float] = {}
         self.default_max_tokens = settings.gateway_default_max_tokens
@@ -440,7 +442,7 @@ class Gateway:
         last: UpstreamFailure | None = None
         untranslatable: BadRequest | None = None
         for credential, upstream_model in admission.candidates:
-            adapter = ADAPTERS[credential.api_style]
+            adapter = adapter_for(credential.api_style, upstream_model)
             try:
                 request = upstream_request(admission, adapter, credential, upstream_model)
             except BadRequest as exc:  # this adapter's dialect cannot say it; another one may
@@ -449,6 +451,8 @@ class Gateway:
             request.headers[LOOP_HEADER] = self.loop_mark
             started = time.perf_counter()
             try:
+                if getattr(adapter, "needs_access_token", False):  # Vertex AI: a Google OAuth token
+                    request.headers["Authorization"] = f"Bearer {await self.access_tokens.bearer(credential)}"
                 response = await self.upstream.send(
                     "POST", request.url, request.headers, request.body, guarded=credential.egress_guarded
                 )
@@ -459,6 +463,8 @@ class Gateway:
                         f"The provider answered HTTP {status}" + (" (a redirect)" if status < 400 else ""),
                         status=429 if status == 429 else 502,
                     )
+                if status == 401 and getattr(adapter, "needs_access_token", False):
+                    self.access_tokens.forget(credential)  # refused early: the next request gets a new one
                 forwarded = Forwarded(response, credential, upstream_model, adapter=adapter)
                 if not admission.stream or status >= 400:
                     forwarded.body = await self._read(response)

@@ -14,11 +14,13 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
+from keyplane.errors import BadRequest
 from keyplane.kernel.principal import Principal
 from keyplane.models import ProviderCredential, ProviderSetting
 from keyplane.models.base import utcnow
 from keyplane.net.egress import EgressPolicy, EgressRefused, HostUnresolvable, checked_addresses, split_url
 from keyplane.providers.aws_signing import has_access_keys, sign
+from keyplane.providers.catalog import PROVIDERS
 from keyplane.providers.eligibility import RoutableCredential, to_routable
 from keyplane.providers.policy import ProviderPolicy, rules_for_owner
 from keyplane.providers.secrets import SecretBox
@@ -34,6 +36,11 @@ MAX_MODELS = 10_000
 COHERE_ROUTABLE_ENDPOINTS = frozenset({"chat", "embed"})
 AZURE_DEPLOYMENTS_API_VERSION = "2022-12-01"
 ANTHROPIC_VERSION = "2023-06-01"
+
+
+# The API styles whose provider has a model list endpoint (`_request`); Vertex AI has none for the
+# publisher models a project may call, Replicate none of chat models.
+DISCOVERABLE_STYLES = frozenset({"openai", "azure", "anthropic", "ollama", "bedrock", "cohere"})
 
 
 class DiscoveryFailed(Exception):
@@ -227,7 +234,15 @@ async def refresh_models(
     policy: ProviderPolicy,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> ProviderCredential:
-    """Call the provider with this credential, record the models found and the outcome."""
+    """Call the provider with this credential, record the models found and the outcome; a 400 for a
+    provider without a model list (its models are the key's explicit `models`)."""
+    info = PROVIDERS.get(row.provider)
+    if info is None or info.api_style not in DISCOVERABLE_STYLES:
+        raise BadRequest(
+            f"Model discovery is not supported for provider '{row.provider}': it has no model list "
+            "endpoint; list the models this key serves in its `models`",
+            code="discovery_not_supported",
+        )
     found = await discover(
         session=session, row=row, box=box, timeout_seconds=timeout_seconds, policy=policy, transport=transport
     )

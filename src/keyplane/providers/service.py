@@ -43,6 +43,7 @@ from keyplane.providers.policy import OwnerRules, ProviderPolicy, rules_for_owne
 from keyplane.providers.repository import CredentialRepository
 from keyplane.providers.schemas import MAX_MODEL_CHARS, CredentialIn
 from keyplane.providers.secrets import SecretBox
+from keyplane.providers.service_account import check_service_account
 
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 MAX_WEIGHT = 1_000_000.0
@@ -191,7 +192,7 @@ def _require_config(info: ProviderInfo, config: dict[str, Any], base_url_overrid
     if info.name == "azure":
         required = ("endpoint",)
     elif info.name == "vertex":
-        required = ("project_id", "region")
+        required = ("project_id", "region", "auth_credentials")
     elif info.name == "bedrock":
         required = ("region",)
     elif info.name in ("vllm", "sgl") and not base_url_override:
@@ -302,6 +303,8 @@ async def _apply(
         raise BadRequest(f"value is required for provider '{info.name}'")
     if info.name == "bedrock":
         _require_bedrock_auth(config, has_value=value is not None)
+    if info.name == "vertex":
+        await check_service_account(config, box, rules)
     await _check_name_free(session, name=name, org_id=row.org_id, exclude_uid=row.uid)
     row.name = name
     row.value = value

@@ -42,11 +42,12 @@ def tool_id(value: Any) -> str:
 def messages_request(body: Mapping[str, Any], *, model: str, max_tokens: int, stream: bool) -> dict[str, Any]:
     """A chat completions body (already checked by the gateway) as a Messages body."""
     if body.get("n") not in (None, 1):
-        raise BadRequest("n > 1 is not supported for Anthropic models", code="unsupported_parameter")
+        # Every adapter fed Messages (Anthropic, Bedrock, Vertex) answers with one choice.
+        raise BadRequest("n > 1 is not supported for this model's provider", code="unsupported_parameter")
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") not in (None, "text"):
         raise BadRequest(
-            "response_format JSON modes are not supported for Anthropic models; use a tool instead",
+            "response_format JSON modes are not supported for this model's provider; use a tool instead",
             code="unsupported_parameter",
         )
     system: list[dict[str, Any]] = []
