@@ -96,12 +96,15 @@ async def usage_page(
     workspaces = await list_workspaces(session=session, org_id=user.principal.require_org())
     values: dict[str, Any] = {}
     usage_filter = await filters.usage_filter(session, user)
-    if filters.group:
-        values["groups"] = await queries.grouped_usage(
+    if filters.group:  # sums come from the rollups; the page shows PAGE_SIZE groups at a time
+        groups = await queries.grouped_usage(
             session=session,
             filter=usage_filter,
             group_by=filters.group,  # type: ignore[arg-type]
         )
+        values["groups"] = groups[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        values["total"] = len(groups)
+        values["has_more"] = page * PAGE_SIZE < len(groups)
     else:
         records, total = await queries.list_usage_records(
             session=session, filter=usage_filter, page=page, page_size=PAGE_SIZE
