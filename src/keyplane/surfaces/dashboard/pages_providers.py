@@ -18,6 +18,7 @@ from keyplane.providers.catalog import PROVIDERS
 from keyplane.providers.schemas import CredentialIn
 from keyplane.surfaces.bifrost import (
     discovery_timeout,
+    key_object,
     provider_policy,
     secret_box,
     visibility,
@@ -171,3 +172,115 @@ async def refresh_models(
     if isinstance(result, KeyplaneError):
         return await providers_page(request, session, user, error=result.message, status=result.status_code)
     return done("/providers", "models-refreshed")
+
+
+def _current(row: ProviderCredential, user: DashboardUser) -> dict[str, Any]:
+    """The credential as the Bifrost API answers it (secrets redacted): what an edit starts from."""
+    shown: dict[str, Any] = key_object(row, user.principal).model_dump(exclude_unset=True)
+    return shown
+
+
+def _edit_form(row: ProviderCredential, current: dict[str, Any]) -> dict[str, str]:
+    info = PROVIDERS.get(row.provider)
+    block = current.get(info.config_field or "") if info is not None else None
+    url = block.get("url") if isinstance(block, dict) else None
+    return {
+        "name": row.name,
+        "models": ", ".join(row.models or []),
+        "url": str(url.get("value") or url.get("env_var") or "") if isinstance(url, dict) else str(url or ""),
+        "enabled": "on" if row.enabled else "",
+    }
+
+
+async def _edit_page(
+    request: Request,
+    session: AsyncSession,
+    user: DashboardUser,
+    provider: str,
+    key_id: str,
+    *,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    row = await credentials.writable_credential(
+        session=session,
+        principal=user.principal,
+        provider=provider,
+        key_id=key_id,
+        visibility=visibility(request),
+    )
+    info = PROVIDERS.get(row.provider)
+    return render(
+        request,
+        "provider_edit.html",
+        user,
+        title=f"Edit credential “{row.name}”",
+        row=row,
+        has_url=info is not None and info.config_field in URL_CONFIGS,
+        form=form or _edit_form(row, _current(row, user)),
+        error=error,
+        status=status,
+    )
+
+
+@router.get("/providers/{provider}/{key_id}/edit", response_class=HTMLResponse)
+async def edit_credential(
+    provider: Provider, key_id: KeyId, request: Request, session: Session, user: SignedIn
+) -> HTMLResponse:
+    return await _edit_page(request, session, user, provider, key_id)
+
+
+@router.post("/providers/{provider}/{key_id}/edit", response_class=HTMLResponse)
+async def save_credential(
+    provider: Provider, key_id: KeyId, request: Request, session: Session, user: SignedIn
+) -> Response:
+    """A replace (PUT) of the credential as the API shows it, with the fields of the form changed;
+    the redacted secret sent back keeps the stored one unless a new one was typed."""
+    form = await read_form(request)
+
+    async def save() -> ProviderCredential:
+        row = await credentials.writable_credential(
+            session=session,
+            principal=user.principal,
+            provider=provider,
+            key_id=key_id,
+            visibility=visibility(request),
+        )
+        body = _current(row, user)
+        body.update(
+            name=form.text("name"), models=form.split("models") or [], enabled=form.checked("enabled")
+        )
+        if form.text("api_key"):
+            body["value"] = form.text("api_key")
+        info = PROVIDERS.get(row.provider)
+        if info is not None and info.config_field in URL_CONFIGS:
+            block = dict(body.get(info.config_field) or {})
+            block["url"] = form.text("url") or None
+            body[info.config_field] = block
+        return await credentials.replace_credential(
+            session=session,
+            principal=user.principal,
+            provider=row.provider,
+            key_id=row.id,
+            body=CredentialIn.model_validate(body),
+            box=secret_box(request),
+            visibility=visibility(request),
+            policy=provider_policy(request),
+            discovery_timeout_seconds=write_discovery(request),
+        )
+
+    result = await attempt(session, save())
+    if isinstance(result, KeyplaneError):
+        kept = {name: value for name, value in form.items() if name != "api_key"}
+        return await _edit_page(
+            request,
+            session,
+            user,
+            provider,
+            key_id,
+            form=kept,
+            error=result.message,
+            status=result.status_code,
+        )
+    return done("/providers", "provider-saved")
