@@ -84,7 +84,8 @@ async def build(admin_url: str, name: str, rows: int, rebuild: bool) -> str:
                 held = (await connection.execute(text("SELECT count(*) FROM usage_records"))).scalar_one()
             await engine.dispose()
             if held == rows:
-                print(f"reusing {name}: {held:,} usage rows", file=sys.stderr)
+                print(f"reusing {name}: {held:,} usage rows (migrating it to the head)", file=sys.stderr)
+                await upgrade_database(url)
                 return url
         except Exception:  # no such database yet (or not keyplane's): build it
             pass

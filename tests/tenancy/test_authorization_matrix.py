@@ -316,6 +316,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/dashboard/workspaces"): Rule(DASH),
     ("POST", "/dashboard/workspaces"): Rule(DASH_ADMIN),
     ("POST", "/dashboard/workspaces/{workspace_id}/rename"): Rule(DASH_ADMIN),
+    ("GET", "/dashboard/workspaces/{workspace_id}/config"): Rule(DASH),
+    # members too while the config's allow_overwrite is on (the service decides)
+    ("POST", "/dashboard/workspaces/{workspace_id}/config"): Rule(DASH),
     ("GET", "/dashboard/audit"): Rule(DASH_ADMIN),
     ("GET", "/dashboard/organizations"): Rule(DASH_OPERATOR),
     ("POST", "/dashboard/organizations"): Rule(DASH_OPERATOR),

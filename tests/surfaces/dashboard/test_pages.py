@@ -191,3 +191,32 @@ async def test_the_operator_cannot_suspend_its_own_org(
         and 'role="alert"' in refused.text
         and "cannot suspend itself" in refused.text
     )
+
+
+async def test_a_workspace_project_config_is_saved_as_the_cortecs_api_would(
+    owner: httpx.AsyncClient, context: AppContext, org: BootstrapResult
+) -> None:
+    path = f"/dashboard/workspaces/{org.workspace_id}/config"
+    page = await owner.get(path)
+    assert page.status_code == 200 and 'id="c-providers"' in page.text
+    saved = await post(
+        owner,
+        path,
+        path,
+        allowed_providers="openai, Mistral",
+        preference="cost",
+        max_tokens="512",
+        enable_model_fallback="on",
+    )
+    assert saved.status_code == 303
+    from keyplane.project_configs.service import get_project_config, inference_config_of
+
+    async with context.sessions() as session:
+        config = inference_config_of(
+            await get_project_config(session=session, org_id=org.org_id, workspace_id=org.workspace_id)
+        )
+    assert config["allowed_providers"] == ["openai", "mistral"]
+    assert (config["preference"], config["max_tokens"], config["eu_native"]) == ("cost", 512, False)
+    refused = await post(owner, path, path, allowed_providers="no-such-provider")
+    assert refused.status_code == 404 or refused.status_code == 400
+    assert 'role="alert"' in refused.text and "Unknown provider" in refused.text
