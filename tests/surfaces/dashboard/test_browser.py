@@ -168,7 +168,7 @@ def test_the_dashboard_works_end_to_end_in_chromium(
     assert "Credit added." in page.get_by_role("status").inner_text()
     nav.get_by_role("link", name="Prices").click()
     page.get_by_label("Model", exact=True).fill("fake-model")
-    page.get_by_label("Input (USD per 1M tokens)").fill("2000")
+    page.get_by_label("Input (USD per 1M tokens)", exact=True).fill("2000")
     page.get_by_label("Output (USD per 1M tokens)").fill("8000")
     page.get_by_role("button", name="Save price").click()
     assert "Price saved." in page.get_by_role("status").inner_text()
