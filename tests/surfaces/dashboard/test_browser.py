@@ -250,6 +250,10 @@ def test_the_dashboard_works_end_to_end_in_chromium(
     page.goto(base + "/dashboard/")
     chart = page.get_by_role("img", name="Spend per day")
     assert chart.count() == 1 and "$" in (chart.get_attribute("aria-label") or "")
+    page.emulate_media(color_scheme="dark")  # the system's dark setting: the dark theme
+    page.screenshot(path=SCREENSHOTS / "overview-dark.png", full_page=True)
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(20, 23, 29)"
+    page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=SCREENSHOTS / "overview-phone.png", full_page=True)
     page.goto(base + "/dashboard/keys")

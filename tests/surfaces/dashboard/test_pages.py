@@ -220,3 +220,36 @@ async def test_a_workspace_project_config_is_saved_as_the_cortecs_api_would(
     refused = await post(owner, path, path, allowed_providers="no-such-provider")
     assert refused.status_code == 404 or refused.status_code == 400
     assert 'role="alert"' in refused.text and "Unknown provider" in refused.text
+
+
+async def test_the_operator_reads_any_orgs_usage_and_a_tenant_only_its_own(
+    owner: httpx.AsyncClient, app: FastAPI, context: AppContext, org: BootstrapResult
+) -> None:
+    from keyplane.models import ApiKey
+    from tests.factories import make_org
+
+    tenant = await make_org(context, name="Globex", email="boss@globex.test")
+    await make_key(context, org_id=tenant.org_id, user_id=tenant.user_id, name="globex app")
+    async with context.sessions() as session:
+        key_id = (await session.execute(select(ApiKey.id).where(ApiKey.name == "globex app"))).scalar_one()
+    event = UsageEvent(
+        request_id="t1",
+        org_id=tenant.org_id,
+        workspace_id=tenant.workspace_id,
+        key_id=key_id,
+        model="tenant-model",
+    )
+    async with session_scope(context.sessions) as session:
+        await write_usage_batch(session, [event])
+    own = await owner.get("/dashboard/usage")
+    assert "tenant-model" not in own.text and 'id="u-org"' in own.text
+    theirs = await owner.get("/dashboard/usage", params={"org": tenant.org_id})
+    assert "tenant-model" in theirs.text and "globex app" in theirs.text
+    csv_answer = await owner.get("/dashboard/usage/export.csv", params={"org": tenant.org_id})
+    assert "tenant-model" in csv_answer.text
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as boss:
+        await sign_in(boss, tenant.email, DEFAULT_PASSWORD)
+        mine = await boss.get("/dashboard/usage")
+        assert "tenant-model" in mine.text and 'id="u-org"' not in mine.text
+        assert (await boss.get("/dashboard/usage", params={"org": org.org_id})).status_code == 403

@@ -12,7 +12,10 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.deps import Session
+from keyplane.kernel.principal import Principal
 from keyplane.keys import service as keys
+from keyplane.orgs import tenants
+from keyplane.orgs.tenants import reading_as
 from keyplane.surfaces.dashboard.common import context_of, next_day
 from keyplane.surfaces.dashboard.forms import midnight, parse_day
 from keyplane.surfaces.dashboard.render import render
@@ -40,6 +43,7 @@ class Filters:
     model: str = ""
     workspace: str = ""
     group: str = ""
+    org: str = ""  # operator admins: another org's usage
 
     def query(self, **extra: str | int) -> str:
         values = {
@@ -49,15 +53,20 @@ class Filters:
             "model": self.model,
             "workspace": self.workspace,
             "group": self.group,
+            "org": self.org,
             **extra,
         }
         return urlencode({name: value for name, value in values.items() if value not in ("", None)})
 
-    async def usage_filter(self, session: AsyncSession, user: DashboardUser) -> UsageFilter:
+    async def reader(self, session: AsyncSession, user: DashboardUser) -> Principal:
+        """The user, or for an operator admin naming another org, the user reading inside it."""
+        return await reading_as(session=session, principal=user.principal, org_id=self.org or None)
+
+    async def usage_filter(self, session: AsyncSession, reader: Principal) -> UsageFilter:
         last = parse_day(self.date_to, "To")
         return await usage_filter_for(
             session=session,
-            principal=user.principal,
+            principal=reader,
             start=midnight(parse_day(self.date_from, "From")),
             end=midnight(next_day(last)) if last is not None else None,
             key_hash=self.key or None,
@@ -66,8 +75,22 @@ class Filters:
         )
 
 
-def _filters(date_from: str, date_to: str, key: str, model: str, workspace: str, group: str) -> Filters:
-    return Filters(date_from.strip(), date_to.strip(), key.strip(), model.strip(), workspace.strip(), group)
+def _filters(
+    date_from: str, date_to: str, key: str, model: str, workspace: str, group: str, org: str
+) -> Filters:
+    return Filters(
+        date_from.strip(), date_to.strip(), key.strip(), model.strip(), workspace.strip(), group, org.strip()
+    )
+
+
+async def _org_choices(session: AsyncSession, user: DashboardUser) -> list[tuple[str, str]]:
+    """Every org for the operator's admins (whose Usage may read any), else none."""
+    if not user.is_operator_admin:
+        return []
+    found, _total = await tenants.list_tenants(
+        session=session, principal=user.principal, page=1, page_size=tenants.MAX_ORGS_PAGE
+    )
+    return [(tenant.org.id, tenant.org.name) for tenant in found]
 
 
 @router.get("/usage", response_class=HTMLResponse)
@@ -81,21 +104,23 @@ async def usage_page(
     model: Text = "",
     workspace: Annotated[str, Query(max_length=64)] = "",
     group: Group = "",
+    org: Annotated[str, Query(max_length=64)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    filters = _filters(date_from, date_to, key, model, workspace, group)
+    filters = _filters(date_from, date_to, key, model, workspace, group, org)
+    reader = await filters.reader(session, user)
     key_list = await keys.list_keys(
         session=session,
-        principal=user.principal,
+        principal=reader,
         workspace_id=None,
         include_disabled=True,
         include_expired=True,
         limit=KEY_CHOICES,
         kind="inference",
     )
-    workspaces = await list_workspaces(session=session, org_id=user.principal.require_org())
+    workspaces = await list_workspaces(session=session, org_id=reader.require_org())
     values: dict[str, Any] = {}
-    usage_filter = await filters.usage_filter(session, user)
+    usage_filter = await filters.usage_filter(session, reader)
     if filters.group:  # sums come from the rollups; the page shows PAGE_SIZE groups at a time
         groups = await queries.grouped_usage(
             session=session,
@@ -125,6 +150,7 @@ async def usage_page(
         workspace_names={w.id: w.name for w in workspaces},
         page=page,
         page_size=PAGE_SIZE,
+        orgs=await _org_choices(session, user),
         export_url=f"{PREFIX}/usage/export.csv?{filters.query(group='')}",
         **values,
     )
@@ -140,8 +166,9 @@ async def export_usage(
     key: Annotated[str, Query(max_length=64)] = "",
     model: Text = "",
     workspace: Annotated[str, Query(max_length=64)] = "",
+    org: Annotated[str, Query(max_length=64)] = "",
 ) -> StreamingResponse:
     """The same rows as the page's filter, every one of them, as the API's CSV."""
-    filters = _filters(date_from, date_to, key, model, workspace, "")
-    usage_filter = await filters.usage_filter(session, user)
+    filters = _filters(date_from, date_to, key, model, workspace, "", org)
+    usage_filter = await filters.usage_filter(session, await filters.reader(session, user))
     return usage_csv_response(context_of(request).sessions, usage_filter)
