@@ -305,6 +305,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/dashboard/providers/{provider}/{key_id}/refresh"): Rule(DASH_ADMIN),
     ("GET", "/dashboard/providers/{provider}/{key_id}/edit"): Rule(DASH_ADMIN),
     ("POST", "/dashboard/providers/{provider}/{key_id}/edit"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/provider-settings"): Rule(DASH_OPERATOR),
     ("GET", "/dashboard/budgets"): Rule(DASH),  # members read that budgets are the admins'
     ("POST", "/dashboard/budgets"): Rule(DASH_ADMIN),
     ("POST", "/dashboard/budgets/{budget_id}/delete"): Rule(DASH_ADMIN),

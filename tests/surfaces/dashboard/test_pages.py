@@ -253,3 +253,19 @@ async def test_the_operator_reads_any_orgs_usage_and_a_tenant_only_its_own(
         mine = await boss.get("/dashboard/usage")
         assert "tenant-model" in mine.text and 'id="u-org"' not in mine.text
         assert (await boss.get("/dashboard/usage", params={"org": org.org_id})).status_code == 403
+
+
+async def test_the_operator_sets_a_providers_base_url(owner: httpx.AsyncClient) -> None:
+    saved = await post(
+        owner,
+        "/dashboard/provider-settings",
+        "/dashboard/providers",
+        provider="custom",
+        base_url="https://llm.example.com/v1",
+    )
+    assert saved.status_code == 303
+    assert "https://llm.example.com/v1" in (await owner.get("/dashboard/providers")).text
+    bad = await post(
+        owner, "/dashboard/provider-settings", "/dashboard/providers", provider="custom", base_url="ftp://x"
+    )
+    assert bad.status_code == 400 and 'role="alert"' in bad.text

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.deps import Session
 from keyplane.errors import KeyplaneError
 from keyplane.models import ProviderCredential
-from keyplane.providers import discovery
+from keyplane.providers import discovery, provider_settings
 from keyplane.providers import service as credentials
-from keyplane.providers.catalog import PROVIDERS
+from keyplane.providers.catalog import PROVIDERS, get_provider
 from keyplane.providers.schemas import CredentialIn
 from keyplane.surfaces.bifrost import (
     discovery_timeout,
@@ -54,6 +54,9 @@ async def providers_page(
         rows=rows,
         details={row.uid: credentials.shows_details(user.principal, row) for row in rows},
         catalog=sorted(PROVIDERS.values(), key=lambda info: info.display_name.lower()),
+        base_urls=await provider_settings.base_url_overrides(session=session)
+        if user.is_operator_admin
+        else {},
         form=form or {"provider": "openai"},
         error=error,
         status=status,
@@ -284,3 +287,20 @@ async def save_credential(
             status=result.status_code,
         )
     return done("/providers", "provider-saved")
+
+
+@router.post("/provider-settings", response_class=HTMLResponse)
+async def save_setting(request: Request, session: Session, user: SignedIn) -> Response:
+    """The operator's base URL for a provider (e.g. the custom OpenAI-compatible server); empty resets."""
+    form = await read_form(request)
+
+    async def save() -> object:
+        info = get_provider(form.text("provider"))
+        return await provider_settings.put_setting(
+            session=session, principal=user.principal, info=info, base_url=form.optional("base_url")
+        )
+
+    result = await attempt(session, save())
+    if isinstance(result, KeyplaneError):
+        return await providers_page(request, session, user, error=result.message, status=result.status_code)
+    return done("/providers", "setting-saved")

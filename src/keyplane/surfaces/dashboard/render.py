@@ -105,6 +105,7 @@ NOTICES = {
     "provider-saved": "Credential saved.",
     "provider-deleted": "Credential deleted.",
     "models-refreshed": "Models refreshed.",
+    "setting-saved": "Provider setting saved.",
     "member-updated": "Member updated.",
     "member-removed": "Member removed.",
     "invitation-cancelled": "Invitation cancelled.",
