@@ -173,7 +173,7 @@ def test_the_dashboard_works_end_to_end_in_chromium(
     page.get_by_role("button", name="Save price").click()
     assert "Price saved." in page.get_by_role("status").inner_text()
     nav.get_by_role("link", name="Providers").click()
-    page.get_by_label("Provider").select_option("vllm")
+    page.get_by_label("Provider", exact=True).select_option("vllm")
     page.get_by_label("Name", exact=True).fill("loopback")
     page.get_by_label("API key").fill(UPSTREAM_SECRET)
     page.get_by_label("Server URL").fill(f"http://127.0.0.1:{upstream.port}")

@@ -202,3 +202,23 @@ async def test_a_user_in_two_orgs_switches_from_the_header(
     assert switched.status_code == 303
     now = await browser_like.get("/dashboard/")
     assert "· member" in now.text and ">Members</a>" not in now.text
+
+
+async def test_a_suspended_orgs_session_gets_nothing(
+    browser_like: httpx.AsyncClient, context: AppContext, org: BootstrapResult
+) -> None:
+    tenant = await make_org(context, name="Globex", email="boss@globex.test")
+    await sign_in(browser_like, tenant.email, DEFAULT_PASSWORD)
+    assert (await browser_like.get("/dashboard/keys")).status_code == 200
+    from keyplane.db import session_scope
+    from keyplane.kernel.principal import SYSTEM
+    from keyplane.orgs.tenants import update_tenant
+
+    async with session_scope(context.sessions) as session:
+        await update_tenant(
+            session=session, principal=SYSTEM.acting_in(org.org_id), org_id=tenant.org_id, status="suspended"
+        )
+    refused = await browser_like.get("/dashboard/keys")
+    assert refused.status_code == 403 and "suspended" in refused.text
+    again = await sign_in(browser_like, tenant.email, DEFAULT_PASSWORD)
+    assert again.status_code == 403 and 'role="alert"' in again.text

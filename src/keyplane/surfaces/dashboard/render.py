@@ -53,7 +53,7 @@ def usd(nanos: int | None) -> str:
     if nanos is None:
         return "—"
     value = nanos_to_usd(nanos)
-    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+    return f"${value:,.4f}" if 0 < abs(value) < 1 else f"${value:,.2f}"
 
 
 def when(value: datetime | None) -> str:
