@@ -294,6 +294,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/dashboard/keys"): Rule(DASH),
     ("POST", "/dashboard/keys/{key_hash}/disable"): Rule(DASH),
     ("POST", "/dashboard/keys/{key_hash}/enable"): Rule(DASH),
+    ("GET", "/dashboard/keys/{key_hash}/edit"): Rule(DASH),
+    ("POST", "/dashboard/keys/{key_hash}/edit"): Rule(DASH),
     ("GET", "/dashboard/keys/{key_hash}/delete"): Rule(DASH),
     ("POST", "/dashboard/keys/{key_hash}/delete"): Rule(DASH),
     ("GET", "/dashboard/usage"): Rule(DASH),

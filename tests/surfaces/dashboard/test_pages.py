@@ -269,3 +269,31 @@ async def test_the_operator_sets_a_providers_base_url(owner: httpx.AsyncClient) 
         owner, "/dashboard/provider-settings", "/dashboard/providers", provider="custom", base_url="ftp://x"
     )
     assert bad.status_code == 400 and 'role="alert"' in bad.text
+
+
+async def test_a_keys_limits_are_changed_and_cleared(
+    owner: httpx.AsyncClient, context: AppContext, org: BootstrapResult
+) -> None:
+    from keyplane.models import ApiKey
+
+    created = await post(
+        owner, "/dashboard/keys", "/dashboard/keys", name="limited", limit="5", limit_reset="daily", rpm="60"
+    )
+    assert created.status_code == 200
+    async with context.sessions() as session:
+        key = (await session.execute(select(ApiKey).where(ApiKey.name == "limited"))).scalar_one()
+    path = f"/dashboard/keys/{key.hash}/edit"
+    form = await owner.get(path)
+    assert 'value="5"' in form.text and 'value="60"' in form.text
+    saved = await post(owner, path, path, name="limited", limit="7.5", limit_reset="", rpm="", tpm="1000")
+    assert saved.status_code == 303
+    async with context.sessions() as session:
+        after = (await session.execute(select(ApiKey).where(ApiKey.id == key.id))).scalar_one()
+    assert (after.limit_nanousd, after.limit_reset, after.rate_limit_rpm, after.rate_limit_tpm) == (
+        7_500_000_000,
+        None,
+        None,
+        1000,
+    )
+    refused = await post(owner, path, path, name="limited", limit="-1")
+    assert refused.status_code == 400 and 'role="alert"' in refused.text and 'value="-1"' in refused.text

@@ -169,3 +169,72 @@ async def delete_key(key_hash: KeyHash, request: Request, session: Session, user
     if isinstance(result, KeyplaneError):
         return await keys_page(request, session, user, error=result.message, status=result.status_code)
     return done("/keys", "key-deleted")
+
+
+def _edit_values(key: ApiKey) -> dict[str, str]:
+    limit = key.limit_nanousd
+    return {
+        "name": key.name,
+        "limit": "" if limit is None else f"{limit / 1e9:g}",
+        "limit_reset": key.limit_reset or "",
+        "expires": key.expires_at.date().isoformat() if key.expires_at else "",
+        "allowed_models": ", ".join(key.allowed_models or []),
+        "rpm": "" if key.rate_limit_rpm is None else str(key.rate_limit_rpm),
+        "tpm": "" if key.rate_limit_tpm is None else str(key.rate_limit_tpm),
+    }
+
+
+async def _edit_page(
+    request: Request,
+    session: AsyncSession,
+    user: DashboardUser,
+    key_hash: str,
+    *,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    key = await keys.get_key(session=session, principal=user.principal, key_hash=key_hash)
+    return render(
+        request,
+        "key_edit.html",
+        user,
+        title=f"Edit key “{key.name}”",
+        key=key,
+        form=form or _edit_values(key),
+        resets=RESETS,
+        error=error,
+        status=status,
+    )
+
+
+@router.get("/keys/{key_hash}/edit", response_class=HTMLResponse)
+async def edit_key(key_hash: KeyHash, request: Request, session: Session, user: SignedIn) -> HTMLResponse:
+    return await _edit_page(request, session, user, key_hash)
+
+
+@router.post("/keys/{key_hash}/edit", response_class=HTMLResponse)
+async def save_key(key_hash: KeyHash, request: Request, session: Session, user: SignedIn) -> Response:
+    """Every field of the form is sent: an emptied one clears that limit (the API's PATCH with null)."""
+    form = await read_form(request)
+
+    async def save() -> ApiKey:
+        params = KeyUpdate(
+            name=form.text("name"),
+            limit_usd=form.usd("limit", "Limit (USD)"),
+            limit_reset=form.optional("limit_reset"),
+            expires_at=midnight(form.day("expires", "Expires")),
+            allowed_models=form.split("allowed_models"),
+            rate_limit_rpm=form.integer("rpm", "Requests per minute"),
+            rate_limit_tpm=form.integer("tpm", "Tokens per minute"),
+        )
+        return await keys.update_key(
+            session=session, principal=user.principal, key_hash=key_hash, params=params
+        )
+
+    result = await attempt(session, save())
+    if isinstance(result, KeyplaneError):
+        return await _edit_page(
+            request, session, user, key_hash, form=form, error=result.message, status=result.status_code
+        )
+    return done("/keys", "key-updated")
