@@ -118,7 +118,11 @@ def test_the_dashboard_works_end_to_end_in_chromium(
 ) -> None:
     base = dashboard_server.base_url
     watch = Watch(origin=base)
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800},
+        accept_downloads=True,
+        permissions=["clipboard-read", "clipboard-write"],
+    )
     context.route("**/*", watch.route)
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
@@ -193,7 +197,8 @@ def test_the_dashboard_works_end_to_end_in_chromium(
     assert new_key.get_attribute("readonly") is not None
     secret = new_key.input_value()
     assert secret.startswith("sk-kp-v1-")
-    assert page.get_by_role("button", name="Copy").count() == 1
+    page.get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
     page.screenshot(path=SCREENSHOTS / "keys-created.png")
     assert chat(base, secret) == 200
 
