@@ -151,6 +151,7 @@ async def test_an_unknown_dashboard_page_is_an_html_404(
     assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
     missing_key = await browser_like.get(f"/dashboard/keys/{'0' * 64}/delete")
     assert missing_key.status_code == 404 and 'role="alert"' in missing_key.text
+    assert "Sign out" in missing_key.text and 'aria-label="Main"' in missing_key.text  # still in the layout
 
 
 async def test_members_see_only_what_their_role_allows(

@@ -31,7 +31,8 @@ def dashboard_error(
         query = "" if target in (PREFIX + "/", PREFIX + "/login") else "?" + urlencode({"next": target})
         return RedirectResponse(f"{PREFIX}/login{query}", status_code=303)
     title = TITLES.get(status, "Something went wrong" if status >= 500 else "Error")
-    response = render(request, "error.html", title=title, error=message, status=status)
+    user = getattr(request.state, "dashboard_user", None)  # set once the session was read
+    response = render(request, "error.html", user, title=title, error=message, status=status)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

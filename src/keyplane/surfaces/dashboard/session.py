@@ -125,6 +125,7 @@ async def load_user(request: Request, session: AsyncSession) -> DashboardUser:
 async def signed_in(request: Request, session: Session) -> DashboardUser:
     """Every dashboard page but sign-in: the user, and on a POST a checked CSRF token."""
     found = await load_user(request, session)
+    request.state.dashboard_user = found  # an error page after this point keeps the header and menu
     if request.method == "POST":
         form = await request.form()
         sent = form.get(CSRF_FIELD)
