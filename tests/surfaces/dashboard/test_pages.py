@@ -297,3 +297,34 @@ async def test_a_keys_limits_are_changed_and_cleared(
     )
     refused = await post(owner, path, path, name="limited", limit="-1")
     assert refused.status_code == 400 and 'role="alert"' in refused.text and 'value="-1"' in refused.text
+
+
+async def test_budgets_are_added_for_a_key_and_deleted(
+    owner: httpx.AsyncClient, context: AppContext, org: BootstrapResult
+) -> None:
+    from keyplane.models import ApiKey
+
+    await make_key(context, org_id=org.org_id, user_id=org.user_id, name="capped")
+    async with context.sessions() as session:
+        key = (await session.execute(select(ApiKey).where(ApiKey.name == "capped"))).scalar_one()
+    page = await owner.get("/dashboard/budgets")
+    assert f'value="{key.hash}"' in page.text and "No budgets" in page.text
+    added = await post(
+        owner,
+        "/dashboard/budgets",
+        "/dashboard/budgets",
+        name="key cap",
+        scope="key",
+        key_hash=key.hash,
+        limit="3",
+        reset="monthly",
+    )
+    assert added.status_code == 303
+    listing = await owner.get("/dashboard/budgets")
+    assert "key cap" in listing.text and "$3.00" in listing.text
+    budget_id = re.search(r"/dashboard/budgets/([0-9a-f-]{36})/delete", listing.text)
+    assert budget_id
+    assert (
+        await post(owner, f"/dashboard/budgets/{budget_id.group(1)}/delete", "/dashboard/budgets")
+    ).status_code == 303
+    assert "No budgets" in (await owner.get("/dashboard/budgets")).text

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.billing import budgets
 from keyplane.deps import Session
 from keyplane.errors import BadRequest, KeyplaneError
+from keyplane.keys import service as keys
 from keyplane.models.budget import BUDGET_SCOPES
 from keyplane.surfaces.dashboard.forms import attempt, read_form
 from keyplane.surfaces.dashboard.render import done, render
@@ -19,6 +20,7 @@ from keyplane.workspaces.service import list_workspaces
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Id = Annotated[str, Path(max_length=64)]
+KEY_CHOICES = 200
 
 
 async def budgets_page(
@@ -32,6 +34,19 @@ async def budgets_page(
 ) -> HTMLResponse:
     found = await budgets.list_budgets(session=session, principal=user.principal) if user.is_admin else []
     workspaces = await list_workspaces(session=session, org_id=user.principal.require_org())
+    key_list = (
+        await keys.list_keys(
+            session=session,
+            principal=user.principal,
+            workspace_id=None,
+            include_disabled=True,
+            include_expired=True,
+            limit=KEY_CHOICES,
+            kind="inference",
+        )
+        if user.is_admin
+        else []
+    )
     return render(
         request,
         "budgets.html",
@@ -40,6 +55,7 @@ async def budgets_page(
         budgets=found,
         scopes=BUDGET_SCOPES,
         workspaces=workspaces,
+        key_list=key_list,
         names={w.id: w.name for w in workspaces},
         form=form or {"scope": "org"},
         error=error,
