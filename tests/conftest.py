@@ -84,6 +84,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # the model discovery tests turn these on or run a pass themselves.
         model_discovery_on_write=False,
         model_discovery_interval_seconds=0,
+        webhook_dispatch_interval_seconds=0,  # webhook tests run the dispatcher's passes themselves
     )
 
 

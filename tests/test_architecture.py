@@ -22,6 +22,7 @@ DOMAINS = {
     "project_configs",
     "providers",
     "usage",
+    "webhooks",
     "workspaces",
 }
 # What sits above the domains: request plumbing, adapters, the application and the command line.

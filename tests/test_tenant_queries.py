@@ -39,6 +39,8 @@ TENANT_MODELS = {
     "UsageRecord",
     "UsageRecordTag",
     "UsageRollup",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Workspace",
 }
 
@@ -88,6 +90,27 @@ ALLOWED: dict[tuple[str, str], str] = {
         "providers/eligibility.py",
         "ProviderCredential",
     ): "routing: the key's org's and platform credentials",
+    # webhooks: system tasks over every org's outbox, and the flush's own counters
+    (
+        "webhooks/subscriptions.py",
+        "WebhookEndpoint",
+    ): "which orgs subscribe to an event (org ids only), so the usage flusher skips the others",
+    (
+        "webhooks/dispatcher.py",
+        "WebhookDelivery",
+    ): "the dispatcher claims every org's due deliveries (system task)",
+    (
+        "webhooks/dispatcher.py",
+        "WebhookEndpoint",
+    ): "the claimed deliveries' own endpoints (URL and secret), joined by endpoint id",
+    (
+        "webhooks/rotation.py",
+        "WebhookEndpoint",
+    ): "re-encrypting every webhook signing secret under a new secret key (CLI)",
+    (
+        "webhooks/alerts.py",
+        "SpendCounter",
+    ): "the counters this flush just charged, by subject and window, to see what it crossed",
 }
 
 

@@ -25,6 +25,7 @@ from keyplane.surfaces import (
     native_orgs,
     native_tenants,
     native_usage,
+    native_webhooks,
     openrouter,
     openrouter_billing,
     operations,
@@ -38,6 +39,7 @@ from keyplane.surfaces.gateway import GatewayFastAPI, mount_gateway, start_gatew
 from keyplane.surfaces.middleware import RequestContextMiddleware
 from keyplane.surfaces.native_providers import router as provider_router
 from keyplane.surfaces.openapi import install_openapi
+from keyplane.webhooks.dispatcher import start_webhook_dispatcher
 
 logger = logging.getLogger("keyplane")
 
@@ -49,6 +51,7 @@ LIFESPAN_HOOKS.append(start_gateway)
 LIFESPAN_HOOKS.append(start_ledger_compactor)
 LIFESPAN_HOOKS.append(start_login_throttle)
 LIFESPAN_HOOKS.append(start_model_discovery)
+LIFESPAN_HOOKS.append(start_webhook_dispatcher)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         native_tenants.public,
         native_tenants.org_admin,
         native_budgets.router,
+        native_webhooks.router,
         cortecs.router,
         portal.user_router,
         portal.key_router,

@@ -72,6 +72,15 @@ class Settings(BaseSettings):
         description="Comma-separated hostnames and CIDRs tenant credentials may reach besides "
         "public internet addresses; empty: public addresses only.",
     )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0.0, le=300.0, description="How long one webhook delivery attempt may take."
+    )
+    webhook_dispatch_interval_seconds: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="How often each instance sends the webhook deliveries that are due; 0: never "
+        "(another instance, or a test, sends them).",
+    )
     jwt_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     invitation_ttl_hours: int = Field(
         default=7 * 24, ge=1, le=90 * 24, description="How long an invitation token may be accepted."

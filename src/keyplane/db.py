@@ -7,12 +7,8 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -23,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from keyplane.config import PRIVATE_FILE_MODE, make_private_dir
+
+if TYPE_CHECKING:  # Alembic is imported where migrations run, not by every server process
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -88,6 +87,8 @@ async def session_scope(sessions: async_sessionmaker[AsyncSession]) -> AsyncIter
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url)
@@ -97,10 +98,15 @@ def alembic_config(url: str) -> Config:
 
 async def upgrade_database(url: str) -> None:
     """Apply every pending migration (Alembic runs its own event loop work in a thread)."""
+    from alembic import command
+
     await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
 
 
 def _pending_heads(connection: Connection, config: Config) -> bool:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     current = set(MigrationContext.configure(connection).get_current_heads())
     heads = set(ScriptDirectory.from_config(config).get_heads())
     return current != heads

@@ -4,10 +4,10 @@ throttle): short timeouts and no retries, because callers fall back instead of w
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 logger = logging.getLogger("keyplane.redis")
 
@@ -16,7 +16,12 @@ SOCKET_TIMEOUT_SECONDS = 0.5
 
 
 def redis_client(url: str) -> Redis:
-    """One client per process: short timeouts and no retries (callers fall back instead)."""
+    """One client per process: short timeouts and no retries (callers fall back instead); redis-py
+    is imported here, so a server without Redis never loads it."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     return Redis.from_url(
         url,
         socket_timeout=SOCKET_TIMEOUT_SECONDS,

@@ -32,6 +32,8 @@ TEXT = ("Hello", " from", " Cohere.")
 TOOL_ARGUMENTS = '{"city": "Paris"}'
 AFTER_TOOL = "It is sunny in Paris."
 MODELS = ("command-a-03-2025", "command-r7b-12-2024", "embed-v4.0")
+RERANK_MODEL = "rerank-v3.5"  # listed by /v1/models, served by no endpoint keyplane routes
+OUTPUT_DIMENSIONS = (256, 512, 1024, 1536)
 
 
 class _Strict(BaseModel):
@@ -150,6 +152,7 @@ class FakeCohere:
             await _json(send, 401, {"id": "err", "message": "invalid api token"})
         elif method == "GET" and path == "/v1/models":
             models = [{"name": m, "endpoints": ["embed"] if "embed" in m else ["chat"]} for m in MODELS]
+            models.append({"name": RERANK_MODEL, "endpoints": ["rerank"]})
             await _json(send, 200, {"models": models, "next_page_token": None})
         elif method == "POST" and path == "/v2/chat":
             try:
@@ -169,11 +172,18 @@ class FakeCohere:
                 await _json(send, 400, {"id": "err", "message": f"invalid request: {exc.errors()[0]['msg']}"})
                 return
             texts = embed.texts or []
+            size = embed.output_dimension or 3
+            if embed.output_dimension is not None and size not in OUTPUT_DIMENSIONS:
+                await _json(send, 400, {"id": "err", "message": f"invalid output_dimension {size}"})
+                return
             meta = {
                 "api_version": {"version": "2"},
                 "billed_units": {"input_tokens": EMBED_BILLED * len(texts)},
             }
-            vectors = [[0.1 * (i + 1), 0.2, 0.3] for i in range(len(texts))]
+            if embed.output_dimension is None:
+                vectors = [[0.1 * (i + 1), 0.2, 0.3] for i in range(len(texts))]
+            else:
+                vectors = [[0.1 * (i + 1)] + [0.2] * (size - 1) for i in range(len(texts))]
             answer = {
                 "id": "embed-fake",
                 "embeddings": {"float": vectors},

@@ -211,6 +211,30 @@ async def test_embeddings_through_v2_embed(
     assert row.cost_nanousd == PRICE.cost_nanos(2 * fake.EMBED_BILLED, 0)
 
 
+async def test_embedding_dimensions_are_coheres_output_dimension(
+    setup: GatewaySetup, served: ServedApp, cohere_upstream: RunningUpstream
+) -> None:
+    key = await _ready(setup, cohere_upstream, "embed-v4.0")
+    async with _client(served, key) as client:
+        answer = await client.embeddings.create(model="embed-v4.0", input="one", dimensions=256)
+    assert len(answer.data[0].embedding) == 256
+    (sent,) = cohere_upstream.requests
+    assert sent.body["output_dimension"] == 256 and "dimensions" not in sent.body
+
+
+async def test_several_choices_are_refused_before_reaching_cohere(
+    setup: GatewaySetup, served: ServedApp, cohere_upstream: RunningUpstream
+) -> None:
+    key = await _ready(setup, cohere_upstream, "command-a-03-2025")
+    async with _client(served, key) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(
+                model="command-a-03-2025", messages=[{"role": "user", "content": "hi"}], n=2
+            )
+    assert "n > 1" in caught.value.message
+    assert cohere_upstream.requests == []
+
+
 async def test_an_anthropic_client_on_a_cohere_credential(
     setup: GatewaySetup, served: ServedApp, cohere_upstream: RunningUpstream
 ) -> None:
@@ -298,6 +322,7 @@ async def test_refresh_models_lists_coheres_models_on_v1_models(
         f"/api/providers/cohere/keys/{credential['id']}/refresh-models", headers=setup.admin
     )
     assert response.status_code == 200, response.text
+    # The rerank model Cohere also lists is left out: no endpoint keyplane routes serves it.
     assert sorted(response.json()["discovered_models"]) == sorted(fake.MODELS)
     key, _ = await setup.make_key()
     listed = await http.get(served.base_url + "/v1/models", headers=bearer(key))

@@ -134,6 +134,14 @@ def _populate(
     ]
     workspace = _ok(http.post("/api/v1/workspaces", headers=admin, json={"name": "fuzz space"}), 201)
     budget = _ok(http.post("/api/v1/budgets", headers=admin, json={"scope": "org", "limit": 50}), 201)
+    webhook = _ok(
+        http.post(
+            "/api/v1/webhooks",
+            headers=admin,
+            json={"url": "https://93.184.216.34/fuzz", "events": ["budget.threshold"]},
+        ),
+        201,
+    )
     invited = _ok(http.post("/api/v1/members", headers=admin, json={"email": "invitee@fuzz.test"}), 201)
     tenant = _ok(
         http.post(
@@ -162,6 +170,7 @@ def _populate(
             "key_hash": key_hash,
             "workspace_id": workspace["data"]["id"],
             "budget_id": budget["data"]["id"],
+            "webhook_id": webhook["data"]["id"],
             "user_id": member_id,
             "invitation_id": invited["invitation"]["id"],
             "org_id": tenant["data"]["id"],

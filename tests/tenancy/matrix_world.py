@@ -136,6 +136,14 @@ async def _org_objects(
             world, owner_key, "/api/v1/budgets", {"scope": "org", "limit": 1000, "name": f"{org} {name}"}
         )
         objects[name] = created["data"]["id"]
+    for name in ("webhook", "victim_webhook"):
+        created = await _post(
+            world,
+            owner_key,
+            "/api/v1/webhooks",
+            {"url": "https://93.184.216.34/matrix", "events": ["budget.threshold"], "description": name},
+        )
+        objects[name] = created["data"]["id"]
     for name in ("credential", "victim_credential"):
         created = await _post(
             world, owner_key, "/api/providers/openai/keys", credential_body(f"{org} {name}")

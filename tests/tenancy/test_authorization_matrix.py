@@ -77,6 +77,7 @@ DASH_PUBLIC, DASH = Level.DASHBOARD_PUBLIC, Level.DASHBOARD
 DASH_ADMIN, DASH_OPERATOR = Level.DASHBOARD_ADMIN, Level.DASHBOARD_OPERATOR
 
 OPENAI = {"provider": "openai"}
+WEBHOOK = {"url": "https://93.184.216.34/matrix", "events": ["budget.threshold"]}
 CHAT = {"model": "matrix/no-such-model", "messages": [{"role": "user", "content": "hi"}]}
 EMBED = {"model": "matrix/no-such-model", "input": "hi"}
 MESSAGES = {
@@ -245,6 +246,13 @@ RULES: dict[tuple[str, str], Rule] = {
         path={"budget_id": "@victim_budget"},
         missing={"budget_id": MISSING_ID},
     ),
+    # webhooks: owners/admins of the org (the endpoint's URL is where keyplane will send requests)
+    ("GET", "/api/v1/webhooks"): Rule(ORG_ADMIN),
+    ("POST", "/api/v1/webhooks"): Rule(ORG_ADMIN, body=WEBHOOK),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Rule(
+        ORG_ADMIN, path={"webhook_id": "@victim_webhook"}, missing={"webhook_id": MISSING_ID}
+    ),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Rule(ORG_ADMIN, path={"webhook_id": "@webhook"}),
     # Cortecs: a member's own keys; the project config is an admin's while allow_overwrite is false
     ("GET", "/v1/manage/api-keys"): Rule(MANAGEMENT_KEY, ("keys:read",)),
     ("POST", "/v1/manage/api-keys"): Rule(MANAGEMENT_KEY, ("keys:write",), body={"name": "matrix cortecs"}),
@@ -532,6 +540,8 @@ CROSS_ORG: list[tuple[str, str, Any]] = [
     ("PATCH", "/api/v1/members/{owner}", {"role": "member"}),
     ("DELETE", "/api/v1/members/{victim_member}", None),
     ("DELETE", "/api/v1/invitations/{invitation}", None),
+    ("DELETE", "/api/v1/webhooks/{webhook}", None),
+    ("GET", "/api/v1/webhooks/{webhook}/deliveries", None),
 ]
 
 

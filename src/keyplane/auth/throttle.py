@@ -18,8 +18,8 @@ import time
 from collections import OrderedDict
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.client_address import parse_ip
@@ -28,6 +28,9 @@ from keyplane.context import AppContext
 from keyplane.errors import RateLimited
 from keyplane.models import User
 from keyplane.shared_redis import Outage, redis_client
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis  # imported only where Redis is configured
 
 SERVICE = "login_throttle"  # AppContext.services entry
 RETRY_REDIS_AFTER_SECONDS = 2.0

@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from keyplane import __version__
-from keyplane.cli import audit, budgets, credits, keys, prices, providers, server, tenants, usage, workspaces
+from keyplane.cli import (
+    audit,
+    budgets,
+    credits,
+    keys,
+    prices,
+    providers,
+    server,
+    tenants,
+    usage,
+    webhooks,
+    workspaces,
+)
 from keyplane.cli import secrets as secrets_cli
 from keyplane.cli.output import print_message
 
@@ -43,6 +55,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(providers.app, name="providers")
 app.command("usage")(usage.usage)
 app.add_typer(budgets.app, name="budgets")
+app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(credits.credits_app, name="credits")
 app.add_typer(credits.rates_app, name="rates")
 app.add_typer(prices.prices_app, name="prices")

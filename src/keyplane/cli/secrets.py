@@ -22,12 +22,13 @@ def rotate(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")] = False,
 ) -> None:
-    """Re-encrypt every provider secret under a new key, in one transaction (all or nothing)."""
+    """Re-encrypt every provider and webhook secret under a new key, in one transaction (all or nothing)."""
     # Imported here: the other commands of the CLI start without the database and crypto modules.
     from keyplane.config import MIN_SECRET_KEY_BYTES, PRIVATE_FILE_MODE, SECRET_KEY_FILE
     from keyplane.db import create_engine, create_sessionmaker, session_scope
     from keyplane.providers.rotation import rotate_secrets
     from keyplane.providers.secrets import SecretBox, previous_secret_keys
+    from keyplane.webhooks.rotation import rotate_webhook_secrets
 
     if len(new_secret_key.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
         raise fail(f"The new secret key must be at least {MIN_SECRET_KEY_BYTES} bytes long")
@@ -44,7 +45,8 @@ def rotate(
         engine = create_engine(settings.resolved_database_url)
         try:
             async with session_scope(create_sessionmaker(engine)) as session:
-                return await rotate_secrets(session=session, old=old, new=new)
+                moved = await rotate_secrets(session=session, old=old, new=new)
+                return moved + await rotate_webhook_secrets(session=session, old=old, new=new)
         finally:
             await engine.dispose()
 

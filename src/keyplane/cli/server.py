@@ -7,7 +7,9 @@ CLI start without loading them.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -100,23 +102,14 @@ def serve(
     ] = None,
 ) -> None:
     """Start the API server; /healthz answers 200 once it is ready."""
-    import uvicorn
-
     from keyplane.db import upgrade_database
-    from keyplane.surfaces.http_server import server_options
 
     settings = settings_or_fail()  # also creates the secret once, before workers race for it
     if migrate_first if migrate_first is not None else settings.is_sqlite:
         asyncio.run(upgrade_database(settings.resolved_database_url))
-    uvicorn.run(
-        "keyplane.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        factory=False,
-        timeout_graceful_shutdown=30,
-        # The parser's own 400s in the surface's JSON shape, no WebSockets, and X-Forwarded-For
-        # read only by keyplane.deps.client_ip (KEYPLANE_TRUSTED_PROXIES), never by uvicorn.
-        **server_options(),
-    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become the serving process (same PID and environment): the CLI, Alembic and the migration's
+    # objects stay behind instead of taking memory for the server's whole life.
+    command = [sys.executable, "-m", "keyplane.server_process", "--host", host, "--port", str(port)]
+    os.execv(sys.executable, [*command, "--workers", str(workers)])

@@ -14,7 +14,7 @@
 
 Every domain has its calls: keys, providers and credentials, usage (and `export_usage_csv`),
 budgets, prices, exchange rates, balance, ledger and credits, the org's workspaces and members,
-the project config, the audit trail. Keys answer dataclasses (`Key`); the other calls answer the
+the project config, the audit trail, webhooks. Keys answer dataclasses (`Key`); the other calls answer the
 API's JSON typed as TypedDicts (`Budget`, `Credential`, ...; see keyplane.client.types).
 
 `AsyncKeyplaneClient` has the same methods as coroutines. Every non-2xx answer raises
@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, Self, TypeVar, Unpack
 
 import httpx
 
-from keyplane.client import billing, orgs, providers, usage
+from keyplane.client import billing, orgs, providers, usage, webhooks
 from keyplane.client.calls import UNSET, Call, async_call, path, sync_call
 from keyplane.client.calls import Unset as _Unset
 from keyplane.client.providers import merged_credential
@@ -66,6 +66,8 @@ from keyplane.client.types import (
     UsageGroupBy,
     UsagePage,
     UsageRecord,
+    Webhook,
+    WebhookDelivery,
     Workspace,
 )
 
@@ -108,6 +110,8 @@ __all__ = [
     "UsageGroupBy",
     "UsagePage",
     "UsageRecord",
+    "Webhook",
+    "WebhookDelivery",
     "Workspace",
     "error_message",
 ]
@@ -507,6 +511,10 @@ class KeyplaneClient(_BaseClient):
     create_budget = sync_call(billing.create_budget)
     update_budget = sync_call(billing.update_budget)
     delete_budget = sync_call(billing.delete_budget)
+    list_webhooks = sync_call(webhooks.list_webhooks)
+    create_webhook = sync_call(webhooks.create_webhook)
+    delete_webhook = sync_call(webhooks.delete_webhook)
+    list_webhook_deliveries = sync_call(webhooks.list_webhook_deliveries)
     list_prices = sync_call(billing.list_prices)
     set_price = sync_call(billing.set_price)
     delete_price = sync_call(billing.delete_price)
@@ -722,6 +730,10 @@ class AsyncKeyplaneClient(_BaseClient):
     create_budget = async_call(billing.create_budget)
     update_budget = async_call(billing.update_budget)
     delete_budget = async_call(billing.delete_budget)
+    list_webhooks = async_call(webhooks.list_webhooks)
+    create_webhook = async_call(webhooks.create_webhook)
+    delete_webhook = async_call(webhooks.delete_webhook)
+    list_webhook_deliveries = async_call(webhooks.list_webhook_deliveries)
     list_prices = async_call(billing.list_prices)
     set_price = async_call(billing.set_price)
     delete_price = async_call(billing.delete_price)

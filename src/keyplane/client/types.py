@@ -314,3 +314,34 @@ class InferenceConfigChanges(TypedDict, total=False):
     enable_model_fallback: bool
     preference: Preference | None
     max_tokens: int | None
+
+
+WebhookEvent = Literal["budget.threshold"]
+
+
+class Webhook(TypedDict):
+    """An endpoint receiving signed events (Standard Webhooks); the secret is never listed."""
+
+    id: str
+    url: str
+    events: list[WebhookEvent]
+    description: str
+    created_at: str
+
+
+class CreatedWebhook(TypedDict):
+    data: Webhook
+    secret: str  # whsec_...: verify deliveries with it; shown only in this answer
+
+
+class WebhookDelivery(TypedDict):
+    id: str
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: str | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: str
+    delivered_at: str | None
+    payload: dict[str, Any]

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from keyplane.errors import RateLimited
 from keyplane.shared_redis import Outage
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis  # imported only where Redis is configured
 
 Release = Callable[[], None]
 SLOT_TTL_SECONDS = 60

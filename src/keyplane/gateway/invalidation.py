@@ -14,15 +14,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from keyplane.gateway.key_cache import KeyCache
 from keyplane.models import ApiKey, Organization
 from keyplane.shared_redis import Outage
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis  # imported only where Redis is configured
 
 logger = logging.getLogger("keyplane.gateway")
 

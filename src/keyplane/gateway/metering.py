@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keyplane.gateway.journal import UsageJournal
 from keyplane.gateway.spend_reservations import Settlement, SpendLedger
+from keyplane.gateway.threshold_watch import spend_changes
 from keyplane.models import ApiKey
 from keyplane.usage.writer import UsageEvent, write_usage_batch
+from keyplane.webhooks.alerts import ThresholdAlerts
 
 logger = logging.getLogger("keyplane.gateway.metering")
 
@@ -56,8 +58,10 @@ class UsageMeter:
         interval_seconds: float,
         batch_size: int,
         journal: UsageJournal | None = None,
+        alerts: ThresholdAlerts | None = None,
     ) -> None:
         self._sessions = sessions
+        self._alerts = alerts
         self._ledger = ledger
         self._journal = journal
         self._interval = interval_seconds
@@ -129,11 +133,13 @@ class UsageMeter:
                 return 0
             events = [event for event, _ in batch]
             settlements = [settlement for _, settlement in batch]
+            watched = await self._watched_orgs()  # before the transaction: no lock waits on it
             try:
                 async with self._sessions() as session:
                     await write_usage_batch(session, events)
                     await self._ledger.settle_in(session, settlements)
                     await _touch_keys(session, events)
+                    await self._queue_alerts(session, batch, watched)
                     await session.commit()
             except BaseException:
                 self._ledger.abort(settlements)
@@ -144,6 +150,29 @@ class UsageMeter:
                 self._journal.committed(settlement.journal_seq for settlement in settlements)
             self.flushed_total += len(batch)
             return len(batch)
+
+    async def _watched_orgs(self) -> frozenset[str]:
+        """The orgs with a threshold webhook (cached; empty without alerts or when unreadable)."""
+        if self._alerts is None:
+            return frozenset()
+        try:
+            return await self._alerts.watched_orgs()
+        except Exception:
+            logger.exception("reading which orgs have webhooks failed; this batch's alerts are skipped")
+            return frozenset()
+
+    async def _queue_alerts(
+        self, session: AsyncSession, batch: Sequence[tuple[UsageEvent, Settlement]], orgs: frozenset[str]
+    ) -> None:
+        """Threshold webhooks of this batch, in a savepoint: a webhook problem never loses usage."""
+        if self._alerts is None or not orgs or not any(event.org_id in orgs for event, _ in batch):
+            return
+        try:
+            changes, debits = spend_changes(batch)
+            async with session.begin_nested():
+                await self._alerts.after_flush(session, changes, debits, orgs)
+        except Exception:
+            logger.exception("queueing threshold webhooks failed; this batch's alerts are skipped")
 
 
 async def _touch_keys(session: AsyncSession, events: Sequence[UsageEvent]) -> None:

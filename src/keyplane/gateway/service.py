@@ -78,6 +78,7 @@ from keyplane.models.base import utcnow
 from keyplane.providers.eligibility import RoutableCredential
 from keyplane.providers.policy import ProviderPolicy
 from keyplane.usage.writer import UsageEvent
+from keyplane.webhooks.alerts import ThresholdAlerts
 
 # Worst-case prompt size: one token per 3 bytes of request body (real text averages ~4 bytes).
 BYTES_PER_TOKEN_ESTIMATE = 3
@@ -168,6 +169,7 @@ class Gateway:
             interval_seconds=settings.usage_flush_interval_seconds,
             batch_size=settings.usage_flush_batch_size,
             journal=self.journal,
+            alerts=ThresholdAlerts(context.sessions),
         )
         self.upstream = UpstreamClient(
             timeout_seconds=settings.upstream_timeout_seconds,

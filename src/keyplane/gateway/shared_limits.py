@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from keyplane.gateway.ratelimit import RateLimiter, rpm_exceeded, tpm_exceeded
 from keyplane.shared_redis import Outage
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis  # imported only where Redis is configured
 
 RETRY_REDIS_AFTER_SECONDS = 2.0
 

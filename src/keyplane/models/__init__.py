@@ -18,6 +18,7 @@ from keyplane.models.usage_record import UsageRecord
 from keyplane.models.usage_record_tag import UsageRecordTag
 from keyplane.models.usage_rollup import UsageRollup
 from keyplane.models.user import User
+from keyplane.models.webhook import WebhookDelivery, WebhookEndpoint
 from keyplane.models.workspace import Workspace
 
 __all__ = [
@@ -39,5 +40,7 @@ __all__ = [
     "UsageRecordTag",
     "UsageRollup",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Workspace",
 ]

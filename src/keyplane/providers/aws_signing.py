@@ -8,10 +8,10 @@ No boto3 client and no credential chain: the credential's own keys go into botoc
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+if TYPE_CHECKING:  # botocore is imported on the first signature: a server without Bedrock never loads it
+    from botocore.auth import SigV4Auth
 
 SERVICE = "bedrock"
 SIGNED_OUTPUT = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
@@ -28,6 +28,9 @@ def _signer(extra: Mapping[str, str]) -> SigV4Auth:
     identity = (extra["access_key"], extra["secret_key"], extra.get("session_token") or None, extra["region"])
     found = _signers.get(identity)
     if found is None:
+        from botocore.auth import SigV4Auth
+        from botocore.credentials import Credentials
+
         if len(_signers) >= MAX_SIGNERS:
             _signers.clear()
         access, secret, token, region = identity
@@ -37,6 +40,8 @@ def _signer(extra: Mapping[str, str]) -> SigV4Auth:
 
 def sign(extra: Mapping[str, str], method: str, url: str, headers: dict[str, str], body: bytes) -> None:
     """Add the SigV4 headers for this exact request to `headers` (the Host header is the URL's)."""
+    from botocore.awsrequest import AWSRequest
+
     request = AWSRequest(method=method, url=url, data=body, headers=headers)
     _signer(extra).add_auth(request)
     for name in SIGNED_OUTPUT:

@@ -8,10 +8,9 @@ time too (resolve, check, connect to the checked address), and redirects are nev
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -24,10 +23,15 @@ from keyplane.providers.eligibility import RoutableCredential, to_routable
 from keyplane.providers.policy import ProviderPolicy, rules_for_owner
 from keyplane.providers.secrets import SecretBox
 
+if TYPE_CHECKING:  # httpx (and the click and rich its CLI pulls in) loads on the first discovery
+    import httpx
+
 STATUS_SUCCESS = "success"
 STATUS_FAILED = "list_models_failed"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_MODELS = 10_000
+# Cohere lists rerank and classify models too; the gateway can route only these endpoints.
+COHERE_ROUTABLE_ENDPOINTS = frozenset({"chat", "embed"})
 AZURE_DEPLOYMENTS_API_VERSION = "2022-12-01"
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -76,18 +80,28 @@ def _bedrock_request(credential: RoutableCredential) -> tuple[str, dict[str, str
     return url, headers, "modelSummaries", "modelId"
 
 
-def _parse(payload: Any, list_field: str, id_field: str) -> list[str]:
+def _parse(payload: Any, list_field: str, id_field: str, *, api_style: str = "") -> list[str]:
     items = payload.get(list_field) if isinstance(payload, dict) else None
     if not isinstance(items, list):
         raise DiscoveryFailed(f"Provider answered without a '{list_field}' list of models")
     found: list[str] = []
     for item in items[:MAX_MODELS]:
+        if api_style == "cohere" and not _cohere_routable(item):
+            continue
         model = item.get(id_field) if isinstance(item, dict) else None
         if not isinstance(model, str) or not model or len(model) > 200:
             raise DiscoveryFailed("Provider answered with a malformed model entry")
         if model not in found:
             found.append(model)
     return found
+
+
+def _cohere_routable(item: Any) -> bool:
+    """A Cohere model entry the gateway can serve (one without `endpoints` is kept)."""
+    endpoints = item.get("endpoints") if isinstance(item, dict) else None
+    if not isinstance(endpoints, list):
+        return True
+    return any(endpoint in COHERE_ROUTABLE_ENDPOINTS for endpoint in endpoints)
 
 
 async def _pinned(url: str, headers: dict[str, str], egress: EgressPolicy) -> tuple[str, dict[str, Any]]:
@@ -118,6 +132,8 @@ async def list_upstream_models(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[str]:
     """The model ids the provider reports for this credential; raises DiscoveryFailed."""
+    import httpx
+
     url, headers, list_field, id_field = _request(credential)
     extensions: dict[str, Any] = {}
     if credential.egress_guarded:
@@ -148,7 +164,7 @@ async def list_upstream_models(
         payload = json.loads(bytes(body))
     except ValueError:
         raise DiscoveryFailed("Provider answered with something that is not JSON") from None
-    return _parse(payload, list_field, id_field)
+    return _parse(payload, list_field, id_field, api_style=credential.api_style)
 
 
 async def _routable(

@@ -13,8 +13,8 @@ import contextlib
 import logging
 import random
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy import select
 
 from keyplane.context import AppContext
@@ -24,6 +24,9 @@ from keyplane.providers.discovery import STATUS_SUCCESS, discover
 from keyplane.providers.eligibility import serves_all_models
 from keyplane.providers.policy import ProviderPolicy
 from keyplane.providers.secrets import box_for
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger("keyplane.providers")
 JITTER = 0.1

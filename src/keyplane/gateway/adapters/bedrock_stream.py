@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 import orjson
-from botocore.eventstream import EventStreamBuffer, ParserError
 
 from keyplane.gateway.adapters.anthropic import anthropic_error_event
 from keyplane.gateway.adapters.converse import STOP_REASONS, anthropic_usage_fields, usage_of
@@ -28,8 +27,12 @@ class AnthropicFromConverse:
     """A relay of converse-stream bytes into Anthropic events, metered from the `metadata` event."""
 
     def __init__(self, *, model: str) -> None:
+        # botocore is imported by the first Bedrock stream, not by every server at start.
+        from botocore.eventstream import EventStreamBuffer, ParserError
+
         self.model = model
         self.frames = EventStreamBuffer()
+        self.corrupt: type[Exception] = ParserError
         self.usage: Usage | None = None
         self.done = False
         self.failed: str | None = None
@@ -46,7 +49,7 @@ class AnthropicFromConverse:
             for frame in self.frames:
                 headers = cast(dict[str, Any], frame.headers)  # the stubs call it an int
                 out.append(self._frame(headers, frame.payload))
-        except ParserError as exc:
+        except self.corrupt as exc:
             self.failed = f"The provider's event stream is corrupt: {type(exc).__name__}"
             out.append(anthropic_error_event(self.failed))
         return b"".join(out)

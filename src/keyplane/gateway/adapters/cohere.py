@@ -53,6 +53,8 @@ DEFAULT_INPUT_TYPE = "search_document"
 
 def chat_request(body: Mapping[str, Any], model: str, stream: bool) -> dict[str, Any]:
     """An OpenAI chat completions body as a Cohere v2 chat body."""
+    if body.get("n") not in (None, 1):
+        raise BadRequest("n > 1 is not supported for Cohere models", code="unsupported_parameter")
     out: dict[str, Any] = {"model": model, "messages": [_message(m) for m in body["messages"]]}
     if stream:
         out["stream"] = True
@@ -167,7 +169,15 @@ def embed_request(body: Mapping[str, Any], model: str) -> dict[str, Any]:
         raise BadRequest(
             "Cohere embeds text: `input` must be a string or a list of strings", code="invalid_input"
         )
-    return {"model": model, "texts": texts, "input_type": DEFAULT_INPUT_TYPE, "embedding_types": ["float"]}
+    out: dict[str, Any] = {
+        "model": model,
+        "texts": texts,
+        "input_type": DEFAULT_INPUT_TYPE,
+        "embedding_types": ["float"],
+    }
+    if body.get("dimensions") is not None:
+        out["output_dimension"] = body["dimensions"]
+    return out
 
 
 def usage_of(usage: Any) -> Usage | None:
