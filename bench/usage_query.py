@@ -37,6 +37,7 @@ SECONDARY_INDEXES = (
     "ix_usage_records_key_id_created_at",
     "ix_usage_records_workspace_id_created_at",
     "ix_usage_records_user_id_created_at",
+    "ix_usage_records_org_id_model_created_at",
 )
 
 # Key k belongs to org k % 5 and user k % 200, uses 3 models; every 10th key is BYOK.

@@ -16,6 +16,7 @@ from keyplane.config import Settings
 from keyplane.context import AppContext
 from keyplane.orgs.bootstrap import BootstrapResult
 from tests import backends
+from tests.browser import browser  # noqa: F401
 from tests.factories import bootstrap_org
 from tests.fakes.dns import fake_dns  # noqa: F401
 from tests.fault_upstream import fault_upstream, fault_upstream_server  # noqa: F401

@@ -73,6 +73,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     # a user's own keys across the orgs they belong to now (who the person is, not an org read)
     ("keys/own_keys.py", "ApiKey"): "the user's management keys, joined to their current memberships",
     ("keys/own_keys.py", "Membership"): "the user's memberships: the org a new personal key goes to",
+    ("orgs/user_orgs.py", "Membership"): "a dashboard user's memberships by user id (the org switcher)",
     # the gateway hot path: the key was authenticated by hash, its org comes with it; these reads
     # build the per-key snapshot once per cache fill, filtered by that org in the statement
     ("gateway/snapshot.py", "Budget"): "the authenticated key's budgets, by its org",

@@ -32,6 +32,7 @@ from keyplane.surfaces import (
     portal,
 )
 from keyplane.surfaces.bifrost import router as bifrost_router
+from keyplane.surfaces.dashboard.web import install_dashboard
 from keyplane.surfaces.docs import install_docs
 from keyplane.surfaces.error_handlers import install_error_handlers
 from keyplane.surfaces.gateway import GatewayFastAPI, mount_gateway, start_gateway
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         portal.key_router,
     ):
         app.include_router(router)
+    install_dashboard(app)
     mount_gateway(app, context)
     install_openapi(app)  # after every router: the document covers them and the gateway's routes
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

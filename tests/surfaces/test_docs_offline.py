@@ -4,7 +4,6 @@ Swagger UI operations and the ReDoc reference, and every asset the pages name is
 from __future__ import annotations
 
 import glob
-import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -20,20 +19,11 @@ import keyplane
 from keyplane.config import Settings
 from keyplane.surfaces.docs import ASSETS_DIR
 from tests import backends
+from tests.browser import LOCAL_HOSTS
 from tests.harness import ServedApp
 
-CHROMIUM = os.environ.get("KEYPLANE_TEST_CHROMIUM", "/usr/bin/chromium")
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 RENDER_TIMEOUT_MS = 60_000  # a bound for a hang on a loaded machine, not a speed expectation
 PYPROJECT = Path(keyplane.__file__).resolve().parents[2] / "pyproject.toml"
-
-
-def browser_unavailable(what: str) -> None:
-    """In CI a missing browser fails the run; elsewhere the test skips and says what to install."""
-    message = f"{what} (apt-get install chromium; pip install playwright)"
-    if backends.IN_CI:
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -48,23 +38,6 @@ def docs_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory)
     served = ServedApp(settings).start()
     yield served
     served.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        browser_unavailable("the playwright package is not installed")
-    if not Path(CHROMIUM).exists():
-        browser_unavailable(f"no Chromium at {CHROMIUM} (KEYPLANE_TEST_CHROMIUM)")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        except Error as exc:
-            browser_unavailable(f"Chromium at {CHROMIUM} does not start: {exc}")
-        yield chromium
-        chromium.close()
 
 
 @dataclass

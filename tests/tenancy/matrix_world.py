@@ -40,6 +40,11 @@ class Level(enum.Enum):
     MANAGEMENT_KEY = "any management key of the org, members included"
     ORG_ADMIN = "a management key whose creator is an owner or admin of its org"
     OPERATOR_ADMIN = "a management key of an owner or admin of the operator org"
+    # The dashboard reads no bearer token at all: a session cookie (and a CSRF token on a POST).
+    DASHBOARD_PUBLIC = "the dashboard's sign-in page: anyone (its POST needs the page's CSRF token)"
+    DASHBOARD = "a dashboard session of any member of the org"
+    DASHBOARD_ADMIN = "a dashboard session of an owner or admin of the org"
+    DASHBOARD_OPERATOR = "a dashboard session of an owner or admin of the operator org"
 
 
 # The callers every route is tried with; LACKS_SCOPE is added for rules that name a scope.
@@ -60,6 +65,11 @@ ALLOWED: dict[Level, frozenset[str]] = {
     Level.MANAGEMENT_KEY: MANAGEMENT_CALLERS,
     Level.ORG_ADMIN: frozenset({ADMIN, OWNER, OPERATOR_ADMIN}),
     Level.OPERATOR_ADMIN: frozenset({OPERATOR_ADMIN}),
+    # No bearer caller reaches a dashboard route: tests/surfaces/dashboard checks the sessions.
+    Level.DASHBOARD_PUBLIC: frozenset(),
+    Level.DASHBOARD: frozenset(),
+    Level.DASHBOARD_ADMIN: frozenset(),
+    Level.DASHBOARD_OPERATOR: frozenset(),
 }
 CALLER_ORG = {
     INFERENCE: TENANT,

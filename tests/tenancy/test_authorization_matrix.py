@@ -73,6 +73,8 @@ class Rule:
 PUBLIC, AUTHENTICATED, ANY_KEY = Level.PUBLIC, Level.AUTHENTICATED, Level.ANY_KEY
 INFERENCE_KEY, USER_SESSION = Level.INFERENCE_KEY, Level.USER_SESSION
 MANAGEMENT_KEY, ORG_ADMIN, OPERATOR_ONLY = Level.MANAGEMENT_KEY, Level.ORG_ADMIN, Level.OPERATOR_ADMIN
+DASH_PUBLIC, DASH = Level.DASHBOARD_PUBLIC, Level.DASHBOARD
+DASH_ADMIN, DASH_OPERATOR = Level.DASHBOARD_ADMIN, Level.DASHBOARD_OPERATOR
 
 OPENAI = {"provider": "openai"}
 WEBHOOK = {"url": "https://93.184.216.34/matrix", "events": ["budget.threshold"]}
@@ -289,7 +291,57 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/models"): Rule(INFERENCE_KEY),
     ("POST", "/v1/messages"): Rule(INFERENCE_KEY, body=MESSAGES, ok=(404,)),
     ("POST", "/v1/messages/count_tokens"): Rule(INFERENCE_KEY, body=MESSAGES, ok=(404,)),
+    # the dashboard: session cookies only (tests/surfaces/dashboard tests each role's sessions)
+    ("GET", "/dashboard"): Rule(DASH_PUBLIC),  # a redirect to /dashboard/
+    ("GET", "/dashboard/login"): Rule(DASH_PUBLIC),
+    ("POST", "/dashboard/login"): Rule(DASH_PUBLIC),
+    ("POST", "/dashboard/logout"): Rule(DASH),
+    ("POST", "/dashboard/switch-org"): Rule(DASH),
+    ("GET", "/dashboard/"): Rule(DASH),
+    ("GET", "/dashboard/keys"): Rule(DASH),
+    ("POST", "/dashboard/keys"): Rule(DASH),
+    ("POST", "/dashboard/keys/{key_hash}/disable"): Rule(DASH),
+    ("POST", "/dashboard/keys/{key_hash}/enable"): Rule(DASH),
+    ("GET", "/dashboard/keys/{key_hash}/edit"): Rule(DASH),
+    ("POST", "/dashboard/keys/{key_hash}/edit"): Rule(DASH),
+    ("GET", "/dashboard/keys/{key_hash}/delete"): Rule(DASH),
+    ("POST", "/dashboard/keys/{key_hash}/delete"): Rule(DASH),
+    ("GET", "/dashboard/usage"): Rule(DASH),
+    ("GET", "/dashboard/usage/export.csv"): Rule(DASH),
+    ("GET", "/dashboard/providers"): Rule(DASH),
+    ("POST", "/dashboard/providers"): Rule(DASH_ADMIN),
+    ("GET", "/dashboard/providers/{provider}/{key_id}/delete"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/providers/{provider}/{key_id}/delete"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/providers/{provider}/{key_id}/refresh"): Rule(DASH_ADMIN),
+    ("GET", "/dashboard/providers/{provider}/{key_id}/edit"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/providers/{provider}/{key_id}/edit"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/provider-settings"): Rule(DASH_OPERATOR),
+    ("GET", "/dashboard/budgets"): Rule(DASH),  # members read that budgets are the admins'
+    ("POST", "/dashboard/budgets"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/budgets/{budget_id}/delete"): Rule(DASH_ADMIN),
+    ("GET", "/dashboard/members"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/members/invite"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/members/{user_id}/role"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/members/{user_id}/remove"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/invitations/{invitation_id}/cancel"): Rule(DASH_ADMIN),
+    ("GET", "/dashboard/workspaces"): Rule(DASH),
+    ("POST", "/dashboard/workspaces"): Rule(DASH_ADMIN),
+    ("POST", "/dashboard/workspaces/{workspace_id}/rename"): Rule(DASH_ADMIN),
+    ("GET", "/dashboard/workspaces/{workspace_id}/config"): Rule(DASH),
+    # members too while the config's allow_overwrite is on (the service decides)
+    ("POST", "/dashboard/workspaces/{workspace_id}/config"): Rule(DASH),
+    ("GET", "/dashboard/audit"): Rule(DASH_ADMIN),
+    ("GET", "/dashboard/organizations"): Rule(DASH_OPERATOR),
+    ("POST", "/dashboard/organizations"): Rule(DASH_OPERATOR),
+    ("POST", "/dashboard/organizations/{org_id}/suspend"): Rule(DASH_OPERATOR),
+    ("POST", "/dashboard/organizations/{org_id}/resume"): Rule(DASH_OPERATOR),
+    ("POST", "/dashboard/organizations/{org_id}/credit"): Rule(DASH_OPERATOR),
+    ("GET", "/dashboard/prices"): Rule(DASH_OPERATOR),
+    ("POST", "/dashboard/prices"): Rule(DASH_OPERATOR),
+    ("POST", "/dashboard/prices/delete"): Rule(DASH_OPERATOR),
+    ("POST", "/dashboard/exchange-rates"): Rule(DASH_OPERATOR),
 }
+DASHBOARD_LEVELS = frozenset({DASH_PUBLIC, DASH, DASH_ADMIN, DASH_OPERATOR})
 
 # Rules another engineer is changing the code to, as "pending: <what>" per (method, path, caller):
 # each becomes a strict xfail, so merging the change fails the suite until its mark is removed.
@@ -298,6 +350,13 @@ PENDING: dict[tuple[str, str, str], str] = {}
 FINDINGS: dict[tuple[str, str, str], str] = {}
 
 SCOPE_SETS = {frozenset(rule.scopes) for rule in RULES.values() if rule.scopes}
+
+
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route, those of included routers too (FastAPI keeps them apart in its route list)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        yield from _routes(included.routes) if included is not None else (route,)
 
 
 def route_table() -> set[tuple[str, str]]:
@@ -314,7 +373,7 @@ def route_table() -> set[tuple[str, str]]:
     table = {
         (method.upper(), path) for path, operations in app.openapi()["paths"].items() for method in operations
     }
-    for route in app.routes:
+    for route in _routes(app.routes):
         if isinstance(route, Route) and not route.include_in_schema:
             table |= {(method, route.path) for method in route.methods or () if method != "HEAD"}
     table |= {(method, path) for path, (method, _operation) in GATEWAY_ROUTES.items()}
@@ -426,6 +485,8 @@ def _cases(*, allowed: bool) -> list[Any]:
 
 def _case_params(*, allowed: bool) -> Iterator[Any]:
     for (method, path), rule in RULES.items():
+        if rule.level in DASHBOARD_LEVELS:
+            continue  # bearer tokens are never read there: test_dashboard_routes_ignore_bearer_tokens
         callers = (*CALLERS, LACKS_SCOPE) if rule.scopes else CALLERS
         for caller in callers:
             if (caller in ALLOWED[rule.level] and caller != LACKS_SCOPE) is not allowed:
@@ -554,3 +615,36 @@ async def test_a_tenant_crediting_any_org_gets_one_answer_whether_it_exists_or_n
         for org_id in (world.objects[OPERATOR]["org"], MISSING_ID)
     ]
     assert [a.status_code for a in answers] == [403, 403], [a.text for a in answers]
+
+
+DASHBOARD_PATH_SAMPLES = {
+    "key_hash": MISSING_HASH,
+    "provider": "openai",
+    "key_id": MISSING_ID,
+    "user_id": MISSING_ID,
+    "invitation_id": MISSING_ID,
+    "budget_id": MISSING_ID,
+    "workspace_id": MISSING_ID,
+    "org_id": MISSING_ID,
+}
+
+
+@MODULE_LOOP
+@pytest.mark.parametrize(
+    ("method", "path"), [key for key, rule in RULES.items() if rule.level in DASHBOARD_LEVELS]
+)
+async def test_dashboard_routes_ignore_bearer_tokens(world: World, method: str, path: str) -> None:
+    """Any bearer token (or none) is no dashboard session: sign-in is shown, everything else
+    redirects there; the sign-in POST without its form's CSRF token is refused."""
+    url = path.format(**DASHBOARD_PATH_SAMPLES)
+    for caller in CALLERS:
+        response = await world.client.request(method, url, headers=world.headers(caller), data={"x": "1"})
+        if (method, path) == ("GET", "/dashboard/login"):
+            assert response.status_code == 200, caller
+        elif (method, path) == ("POST", "/dashboard/login"):
+            assert response.status_code == 403, caller
+        elif path == "/dashboard":
+            assert response.status_code == 307 and response.headers["location"] == "/dashboard/", caller
+        else:
+            assert response.status_code == 303, (caller, response.status_code, response.text[:200])
+            assert response.headers["location"].startswith("/dashboard/login"), caller

@@ -78,9 +78,13 @@ class ApiKeyRepository(OrgRepository[ApiKey]):
         offset: int,
         limit: int,
         kind: str | None = None,
+        search: str | None = None,
     ) -> list[ApiKey]:
-        """Unrevoked keys of the org (or of one of its workspaces), newest first."""
+        """Unrevoked keys of the org (or of one of its workspaces), newest first; `search`: in the name."""
         query = self.select().where(ApiKey.revoked.is_(False))
+        if search:
+            escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(func.lower(ApiKey.name).like(f"%{escaped}%", escape="\\"))
         if workspace_id is not None:
             query = query.where(ApiKey.workspace_id == workspace_id)
         if kind is not None:

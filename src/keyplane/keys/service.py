@@ -124,6 +124,7 @@ async def list_keys(
     offset: int = 0,
     limit: int = LIST_PAGE_SIZE,
     kind: str | None = None,
+    search: str | None = None,
 ) -> list[ApiKey]:
     """The keys the caller may see in every workspace of its org, or in the one named."""
     if offset < 0:
@@ -137,6 +138,7 @@ async def list_keys(
         offset=offset,
         limit=limit,
         kind=kind,
+        search=search,
     )
 
 

@@ -19,6 +19,8 @@ class UsageRecord(Base):
         Index("ix_usage_records_key_id_created_at", "key_id", "created_at"),
         Index("ix_usage_records_workspace_id_created_at", "workspace_id", "created_at"),
         Index("ix_usage_records_user_id_created_at", "user_id", "created_at"),
+        # A page of one model's records (the dashboard's Usage filter): no scan past other models.
+        Index("ix_usage_records_org_id_model_created_at", "org_id", "model", "created_at"),
     )
 
     # No foreign keys: usage outlives deleted keys and inserts stay cheap at tens of millions of rows.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit import service as audit
@@ -52,3 +53,9 @@ async def put_setting(
         base_url=url,
     )
     return setting
+
+
+async def base_url_overrides(*, session: AsyncSession) -> dict[str, str | None]:
+    """Every provider's operator-set base URL (global, like the catalog), by provider name."""
+    rows = (await session.execute(select(ProviderSetting))).scalars().all()
+    return {row.provider: row.base_url for row in rows}

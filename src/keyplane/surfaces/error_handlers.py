@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane.errors import KeyplaneError
 from keyplane.kernel.writes import is_unique_violation
+from keyplane.surfaces.dashboard.errors import dashboard_error, is_dashboard_path
 from keyplane.surfaces.error_shapes import error_body
 
 logger = logging.getLogger("keyplane.errors")
@@ -31,6 +32,8 @@ def request_id_of(request: Request) -> str:
 def render_error(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
+    if is_dashboard_path(request.url.path):  # people, not clients: an HTML page or the sign-in redirect
+        return dashboard_error(request, status, message, headers)
     body = error_body(request.url.path, status, code, message, request_id_of(request))
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keyplane.deps import Session, UsageReader, get_context, require_management_key
 from keyplane.kernel.money import nanos_to_usd
@@ -208,7 +208,13 @@ async def export_usage(
     usage_filter = await _filter(
         session, principal, org_id, start, end, key_hash, user_id, workspace_id, model, tag
     )
-    sessions = get_context(request).sessions
+    return usage_csv_response(get_context(request).sessions, usage_filter)
+
+
+def usage_csv_response(
+    sessions: async_sessionmaker[AsyncSession], usage_filter: UsageFilter
+) -> StreamingResponse:
+    """The filter's records as a streamed CSV download (the API's export and the dashboard's)."""
 
     async def rows() -> AsyncIterator[str]:
         buffer = io.StringIO()
