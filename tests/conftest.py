@@ -8,10 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.app import create_app
+from keyplane.auth import passwords
 from keyplane.config import Settings
 from keyplane.context import AppContext
 from keyplane.orgs.bootstrap import BootstrapResult
@@ -36,6 +38,11 @@ from tests.live_server import (  # noqa: F401
 )
 
 BACKEND_NAMES = ("sqlite", "postgresql")
+
+# Argon2id at its cheapest parameters in the test process: hashing and verification stay real
+# (argon2id, salted, checked), only their cost drops from ~0.1 s and 64 MiB per hash to microseconds.
+# Servers in subprocesses keep the production parameters; tests/auth/test_password_cost.py checks them.
+passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 
 @pytest.fixture(scope="session")
