@@ -218,6 +218,15 @@ class GatewaySetup:
                 ),
             )
 
+    async def point_provider_at(self, provider: str, port: int) -> None:
+        """The provider's base URL is a loopback fake on `port` (a provider setting, as an operator would)."""
+        response = await self.client.put(
+            f"/api/v1/providers/{provider}/settings",
+            json={"base_url": f"http://127.0.0.1:{port}"},
+            headers=self.admin,
+        )
+        assert response.status_code == 200, response.text
+
     async def set_price(self, model: str, input_usd: float, output_usd: float) -> None:
         response = await self.client.put(
             f"/api/v1/model-prices/{model}",

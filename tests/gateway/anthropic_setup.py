@@ -23,12 +23,7 @@ async def use_anthropic(
     **fields: Any,
 ) -> dict[str, Any]:
     """Point the `anthropic` provider at the fake (a provider setting) and add a platform credential."""
-    response = await setup.client.put(
-        "/api/v1/providers/anthropic/settings",
-        json={"base_url": f"http://127.0.0.1:{upstream.port}"},
-        headers=setup.admin,
-    )
-    assert response.status_code == 200, response.text
+    await setup.point_provider_at("anthropic", upstream.port)
     return await setup.add_credential(
         provider="anthropic", name="claude", models=models, extra={"value": key, **fields}
     )

@@ -38,12 +38,7 @@ WEATHER = {
 
 async def _point_at_fake(setup: GatewaySetup, bedrock_upstream: RunningUpstream) -> None:
     """The `bedrock` provider's base URL is the fake (a provider setting, as an operator would)."""
-    response = await setup.client.put(
-        "/api/v1/providers/bedrock/settings",
-        json={"base_url": f"http://127.0.0.1:{bedrock_upstream.port}"},
-        headers=setup.admin,
-    )
-    assert response.status_code == 200, response.text
+    await setup.point_provider_at("bedrock", bedrock_upstream.port)
 
 
 async def _use_bedrock(

@@ -31,12 +31,7 @@ WEATHER = {
 
 async def _point_at_fake(setup: GatewaySetup, cohere_upstream: RunningUpstream) -> None:
     """The `cohere` provider's base URL is the fake (a provider setting, as an operator would)."""
-    response = await setup.client.put(
-        "/api/v1/providers/cohere/settings",
-        json={"base_url": f"http://127.0.0.1:{cohere_upstream.port}"},
-        headers=setup.admin,
-    )
-    assert response.status_code == 200, response.text
+    await setup.point_provider_at("cohere", cohere_upstream.port)
 
 
 async def _use_cohere(

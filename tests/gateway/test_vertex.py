@@ -58,12 +58,7 @@ async def _ready(
     setup: GatewaySetup, vertex: RunningUpstream, *models: str, label: str = "account", name: str = "vertex"
 ) -> str:
     """A platform `vertex` credential at the fake (the operator's base URL), priced models, a key."""
-    response = await setup.client.put(
-        "/api/v1/providers/vertex/settings",
-        json={"base_url": f"http://127.0.0.1:{vertex.port}"},
-        headers=setup.admin,
-    )
-    assert response.status_code == 200, response.text
+    await setup.point_provider_at("vertex", vertex.port)
     config = {"project_id": fake.PROJECT, "region": fake.REGION, "auth_credentials": _account(vertex, label)}
     await setup.add_credential(
         provider="vertex", name=name, models=list(models), extra={"value": None, "vertex_key_config": config}

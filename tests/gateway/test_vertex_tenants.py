@@ -23,12 +23,7 @@ BODY = {"model": GEMINI, "messages": [{"role": "user", "content": "hi"}]}
 
 async def _tenant_key(setup: GatewaySetup, vertex: RunningUpstream, token_host: str) -> str:
     """The operator points `vertex` at the fake; a tenant adds its own key with `token_host`."""
-    response = await setup.client.put(
-        "/api/v1/providers/vertex/settings",
-        json={"base_url": f"http://127.0.0.1:{vertex.port}"},
-        headers=setup.admin,
-    )
-    assert response.status_code == 200, response.text
+    await setup.point_provider_at("vertex", vertex.port)
     tenant = await make_org(setup.context, name="Tenant", email="owner@tenant.test")
     account = fake.service_account(f"http://{token_host}:{vertex.port}/token")
     config = {"project_id": fake.PROJECT, "region": fake.REGION, "auth_credentials": json.dumps(account)}
